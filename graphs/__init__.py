@@ -1,0 +1,1 @@
+"""Reference workflows: real LangGraph graphs with tiers, run by the tests."""

@@ -1,0 +1,128 @@
+"""support_triage: classify a support question, look it up, answer it, check the answer.
+
+classify (small, structured) -> lookup (FAQ tool) -> answer (large) -> policy_check (small)
+
+Every model step starts with the same support policy, so each step after the first on a
+tier reuses the policy's KV state, and every execution reuses it from the ones before.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, Literal
+
+from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
+
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, Field
+
+from runtime import Segment, Step, add_step
+from tools import render_faq, search_faq
+
+POLICY = resources.files("graphs").joinpath("prompts/support_policy.md").read_text("utf-8")
+
+Category = Literal["billing", "account", "technical", "shipping", "other"]
+
+
+class Classification(BaseModel):
+    """What a support question is about and how urgent it is."""
+
+    category: Category
+    urgency: Literal["low", "normal", "high"]
+
+
+class PolicyVerdict(BaseModel):
+    """Whether a drafted reply follows the support policy."""
+
+    compliant: bool
+    problem: str = Field(max_length=200, description="empty when compliant")
+
+
+class TriageInput(TypedDict):
+    """What a caller sends."""
+
+    question: str
+
+
+class TriageState(TriageInput, total=False):
+    """Everything the steps write."""
+
+    classification: dict[str, Any]
+    faq: str
+    answer: str
+    verdict: dict[str, Any]
+
+
+SHARED_POLICY = Segment.global_("support_policy", POLICY)
+
+CLASSIFY = Step(
+    tier="small",
+    prompt=(
+        SHARED_POLICY,
+        Segment.node(
+            "task",
+            "Task: classify the customer's message. Reply with JSON holding its category "
+            "(billing, account, technical, shipping or other) and urgency (low, normal, high).",
+        ),
+        Segment.volatile("question", "Customer message: {question}"),
+    ),
+    output=Classification,
+    writes="classification",
+    max_tokens=40,
+)
+
+ANSWER = Step(
+    tier="large",
+    prompt=(
+        SHARED_POLICY,
+        Segment.node(
+            "task",
+            "Task: write the reply to the customer, following the policy and using only the "
+            "FAQ excerpts below.",
+        ),
+        Segment.execution("faq", "FAQ excerpts:\n{faq}"),
+        Segment.volatile(
+            "question",
+            "Category: {classification.category}\nCustomer message: {question}\nReply:",
+        ),
+    ),
+    writes="answer",
+    max_tokens=120,
+)
+
+POLICY_CHECK = Step(
+    tier="small",
+    prompt=(
+        SHARED_POLICY,
+        Segment.node(
+            "task",
+            "Task: check a drafted reply against the policy. Reply with JSON: compliant "
+            "(true or false) and problem (empty when compliant).",
+        ),
+        Segment.volatile("draft", "Drafted reply: {answer}"),
+    ),
+    output=PolicyVerdict,
+    writes="verdict",
+    max_tokens=60,
+)
+
+
+def lookup(state: TriageState) -> dict[str, str]:
+    """Find the FAQ entries closest to the question, preferring its category."""
+    category = state.get("classification", {}).get("category")
+    return {"faq": render_faq(search_faq(state["question"], category=category))}
+
+
+def build() -> StateGraph[TriageState, Any, TriageInput, TriageState]:
+    """Answer a customer support question from the FAQ, checked against the policy."""
+    builder = StateGraph(TriageState, input_schema=TriageInput, output_schema=TriageState)
+    add_step(builder, "classify", CLASSIFY)
+    builder.add_node("lookup", lookup)
+    add_step(builder, "answer", ANSWER)
+    add_step(builder, "policy_check", POLICY_CHECK)
+    builder.add_edge(START, "classify")
+    builder.add_edge("classify", "lookup")
+    builder.add_edge("lookup", "answer")
+    builder.add_edge("answer", "policy_check")
+    builder.add_edge("policy_check", END)
+    return builder

@@ -1,0 +1,87 @@
+"""``Runtime``: the entry point that owns tier clients and executes registered workflows."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from runtime.config import TierSpec, TierwiseConfig, load_config
+from runtime.engines import EmbeddedEngine, EmbeddedTierClient, OpenAITierClient, TierClient
+from runtime.execution import ExecutionContext, ExecutionRecord, RunStore, activate
+from runtime.registry import WorkflowRegistry
+
+DEFAULT_TENANT = "default"
+
+
+class Runtime:
+    """Executes workflows on their tiers and records what every execution cost."""
+
+    def __init__(
+        self, config: TierwiseConfig, *, clients: Mapping[str, TierClient] | None = None
+    ) -> None:
+        """``clients`` replaces the configured engines per tier (unit tests pass fakes)."""
+        self.config = config
+        self.workflows = WorkflowRegistry(config.workflows)
+        self.runs = RunStore(config.state_dir / "runs.sqlite")
+        self._engine = EmbeddedEngine(config.embedded)
+        self._clients: dict[str, TierClient] = dict(clients or {})
+
+    @classmethod
+    def from_config_file(cls, path: str | Path | None = None) -> Runtime:
+        """A runtime for the config at ``path``, ``$TIERWISE_CONFIG`` or ./tierwise.toml."""
+        return cls(load_config(path))
+
+    def tier_spec(self, tier: str) -> TierSpec:
+        """The configured tier called ``tier``."""
+        return self.config.tier(tier)
+
+    def tier_client(self, tier: str) -> TierClient:
+        """The client of ``tier``, created on first use."""
+        if tier not in self._clients:
+            spec = self.tier_spec(tier)
+            self._clients[tier] = (
+                EmbeddedTierClient(self._engine, tier, spec)
+                if spec.engine == "embedded"
+                else OpenAITierClient(tier, spec)
+            )
+        return self._clients[tier]
+
+    @asynccontextmanager
+    async def execution(
+        self, workflow: str, *, tenant: str = DEFAULT_TENANT, run_id: str | None = None
+    ) -> AsyncIterator[ExecutionContext]:
+        """Make model calls inside the block count towards one execution of ``workflow``."""
+        context = ExecutionContext(
+            run_id=run_id or str(uuid.uuid4()), workflow=workflow, tenant=tenant, tiers=self
+        )
+        with activate(context):
+            yield context
+
+    async def run(
+        self, workflow: str, raw_input: Any, *, tenant: str = DEFAULT_TENANT
+    ) -> ExecutionRecord:
+        """Validate the input, execute the workflow and store its execution record."""
+        registered = self.workflows.get(workflow)
+        graph_input = registered.validate_input(raw_input)
+        started = time.perf_counter()
+        async with self.execution(workflow, tenant=tenant) as context:
+            output = await registered.graph.ainvoke(graph_input)
+        record = ExecutionRecord(
+            run_id=context.run_id,
+            workflow=workflow,
+            tenant=tenant,
+            output=dict(output),
+            steps=tuple(context.steps),
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+        self.runs.save(record)
+        return record
+
+    async def aclose(self) -> None:
+        """Close every tier client."""
+        for client in self._clients.values():
+            await client.aclose()

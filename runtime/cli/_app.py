@@ -1,0 +1,101 @@
+"""The ``tierwise`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from runtime._runtime import DEFAULT_TENANT, Runtime
+from runtime.config import load_config
+from runtime.errors import ConfigError, InputError, TierwiseError
+from runtime.execution import ExecutionRecord
+
+app = typer.Typer(help="Run tiered LangGraph workflows and see what each step cost.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $TIERWISE_CONFIG or ./tierwise.toml)"),
+]
+
+
+@app.command()
+def workflows(config: ConfigOption = None) -> None:
+    """List the registered workflows."""
+    runtime = _runtime(config)
+    table = Table("workflow", "description")
+    for name in runtime.workflows.names():
+        table.add_row(name, runtime.workflows.get(name).description)
+    Console().print(table)
+
+
+@app.command()
+def run(
+    workflow: Annotated[str, typer.Argument(help="A registered workflow name")],
+    input_json: Annotated[str, typer.Option("--input", "-i", help="The input as a JSON object")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    tenant: Annotated[str, typer.Option(help="Tenant the run is for")] = DEFAULT_TENANT,
+    config: ConfigOption = None,
+) -> None:
+    """Execute a workflow once and print its output and per-step cost."""
+    try:
+        raw_input = json.loads(input_json)
+    except json.JSONDecodeError as exc:
+        raise _fail(InputError(f"--input is not valid JSON: {exc}")) from exc
+    runtime = _runtime(config)
+    try:
+        record = asyncio.run(_run_once(runtime, workflow, raw_input, tenant))
+    except TierwiseError as exc:
+        raise _fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps(record.as_dict(), indent=2, default=str))
+    else:
+        _print_record(record)
+
+
+async def _run_once(runtime: Runtime, workflow: str, raw_input: Any, tenant: str) -> ExecutionRecord:
+    try:
+        return await runtime.run(workflow, raw_input, tenant=tenant)
+    finally:
+        await runtime.aclose()
+
+
+def _runtime(config: Path | None) -> Runtime:
+    try:
+        return Runtime(load_config(config))
+    except ConfigError as exc:
+        raise _fail(exc) from exc
+
+
+def _fail(exc: TierwiseError) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+    return typer.Exit(code=2 if isinstance(exc, ConfigError | InputError) else 1)
+
+
+def _print_record(record: ExecutionRecord) -> None:
+    console = Console()
+    console.print_json(json.dumps(record.output, default=str))
+    table = Table("node", "tier", "model", "input", "cached", "output", "cost USD", "ms",
+                  title=f"{record.workflow} run {record.run_id}")
+    for step in record.steps:
+        table.add_row(
+            step.node, step.tier, step.model, str(step.usage.input_tokens),
+            str(step.usage.cached_input_tokens), str(step.usage.output_tokens),
+            f"{step.cost_usd:.6f}", f"{step.latency_ms:.0f}",
+        )
+    table.add_section()
+    table.add_row("total", "", "", "", "", "", f"{record.cost_usd:.6f}", f"{record.latency_ms:.0f}")
+    console.print(table)
+
+
+def main() -> None:
+    """Entry point of the ``tierwise`` console script."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

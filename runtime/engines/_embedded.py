@@ -1,0 +1,191 @@
+"""The embedded engine: llama.cpp in-process, with prefix KV states kept warm.
+
+llama.cpp reuses the KV state of the longest common token prefix with the previous call,
+and a ``LlamaRAMCache`` keeps the states of several earlier prompts, so steps that share a
+stable prefix skip most of their prefill. The engine counts the prompt tokens it actually
+evaluated, so the cached-input count it reports is measured, not estimated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runtime.config import EmbeddedEngineSettings, TierSpec
+from runtime.costs import Usage
+from runtime.engines._prefix_cache import PrefixStateCache
+from runtime.engines._packaged import SMOLLM2_135M, packaged_model_file
+from runtime.engines._protocol import ChatRequest, ChatResult
+from runtime.errors import ModelError, ModelTimeoutError, ModelUnavailableError
+
+log = logging.getLogger(__name__)
+
+_SEED = 1234
+_MB = 1 << 20
+
+
+class EmbeddedModel:
+    """One loaded GGUF model; calls are serialised because a llama.cpp context is not shared."""
+
+    def __init__(self, path: Path, name: str, settings: EmbeddedEngineSettings) -> None:
+        self.path = path
+        self.name = name
+        self._lock = threading.Lock()
+        self._llama = _load_llama(path, name, settings)
+
+    def complete(self, request: ChatRequest) -> ChatResult:
+        """Run one chat completion (blocking; generation is bounded by ``max_tokens``)."""
+        with self._lock:
+            self._llama.prompt_tokens_evaluated = None
+            try:
+                response = self._llama.create_chat_completion(
+                    messages=[{"role": m.role, "content": m.content} for m in request.messages],
+                    response_format=_response_format(request.json_schema),
+                    max_tokens=request.max_tokens,
+                    temperature=request.temperature,
+                    seed=_SEED,
+                )
+            except ValueError as exc:  # llama.cpp raises ValueError when the prompt is too long
+                raise ModelError(f"{self.name}: {exc}") from exc
+            evaluated = self._llama.prompt_tokens_evaluated
+        usage = response["usage"]
+        prompt_tokens = int(usage["prompt_tokens"])
+        cached = prompt_tokens - evaluated if evaluated is not None else 0
+        return ChatResult(
+            text=response["choices"][0]["message"]["content"] or "",
+            usage=Usage(
+                input_tokens=prompt_tokens,
+                cached_input_tokens=max(0, cached),
+                output_tokens=int(usage["completion_tokens"]),
+            ),
+            model=self.name,
+        )
+
+
+def _response_format(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if schema is None else {"type": "json_object", "schema": schema}
+
+
+def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:  # pragma: no cover - the install always has it
+        raise ModelUnavailableError("llama-cpp-python is not installed") from exc
+
+    class _PrefixCountingLlama(Llama):  # type: ignore[misc]
+        """Counts the prompt tokens that were evaluated rather than restored.
+
+        ``generate`` evaluates the part of the prompt after the reused prefix in its first
+        ``eval`` call; every later call feeds one sampled token.
+        """
+
+        prompt_tokens_evaluated: int | None = None
+
+        def eval(self, tokens: Any) -> None:
+            if self.prompt_tokens_evaluated is None:
+                self.prompt_tokens_evaluated = len(tokens)
+            super().eval(tokens)
+
+        def save_state(self) -> Any:
+            # With logits_all=False the logits rows are never read after a restore (the
+            # next generate re-evaluates at least one token), yet the library copies all
+            # n_batch x n_vocab of them (311 MB for Qwen) into every cached state.
+            state = super().save_state()
+            state.scores = state.scores[-1:].copy()
+            return state
+
+    try:
+        llama = _PrefixCountingLlama(
+            model_path=str(path),
+            n_ctx=settings.n_ctx,
+            n_threads=settings.n_threads or os.cpu_count(),
+            seed=_SEED,
+            verbose=False,
+        )
+    except ValueError as exc:
+        raise ModelUnavailableError(f"cannot load {path}: {exc}") from exc
+    disk_dir = settings.prefix_cache_dir / f"{name}-ctx{settings.n_ctx}"
+    llama.set_cache(
+        PrefixStateCache(
+            ram_bytes=settings.prefix_cache_ram_mb * _MB,
+            disk_dir=disk_dir if settings.prefix_cache_disk_mb else None,
+            disk_bytes=settings.prefix_cache_disk_mb * _MB,
+        )
+    )
+    return llama
+
+
+@dataclass(slots=True)
+class EmbeddedEngine:
+    """Loads each model file once and shares it between the tiers that use it."""
+
+    settings: EmbeddedEngineSettings
+    _models: dict[Path, EmbeddedModel] = field(default_factory=dict)
+    _loading: threading.Lock = field(default_factory=threading.Lock)
+
+    def model_for(self, tier_name: str, tier: TierSpec) -> EmbeddedModel:
+        """The loaded model of a tier, falling back loudly to the small packaged model."""
+        name, path = self._resolve(tier_name, tier)
+        with self._loading:
+            if path not in self._models:
+                self._models[path] = EmbeddedModel(path, name, self.settings)
+            return self._models[path]
+
+    def _resolve(self, tier_name: str, tier: TierSpec) -> tuple[str, Path]:
+        if tier.model_path is not None:
+            if not tier.model_path.is_file():
+                raise ModelUnavailableError(f"tier {tier_name!r}: no file at {tier.model_path}")
+            return tier.model, tier.model_path
+        try:
+            return tier.model, packaged_model_file(tier.model, self.settings.model_dir)
+        except ModelUnavailableError as exc:
+            if tier.model == SMOLLM2_135M.name:
+                raise
+            log.error(
+                "!!! tier %r: model %r is unavailable (%s). FALLING BACK to %r: answers will be "
+                "worse and costs are still priced as tier %r.",
+                tier_name, tier.model, exc, SMOLLM2_135M.name, tier_name,
+            )
+            return SMOLLM2_135M.name, packaged_model_file(
+                SMOLLM2_135M.name, self.settings.model_dir
+            )
+
+
+class EmbeddedTierClient:
+    """The tier client for ``engine = "embedded"``; the model loads on the first call."""
+
+    def __init__(self, engine: EmbeddedEngine, tier_name: str, tier: TierSpec) -> None:
+        self._engine = engine
+        self._tier_name = tier_name
+        self._tier = tier
+
+    @property
+    def model(self) -> str:
+        """The model configured for this tier."""
+        return self._tier.model
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        """Run the completion on a worker thread so the event loop stays free.
+
+        A llama.cpp call cannot be interrupted, so on timeout the caller gets its error at
+        once while the thread finishes its (``max_tokens``-bounded) generation.
+        """
+        try:
+            return await asyncio.wait_for(
+                asyncio.to_thread(self._complete, request), timeout=self._tier.timeout_s
+            )
+        except TimeoutError as exc:
+            raise ModelTimeoutError(
+                f"tier {self._tier_name!r}: no answer within {self._tier.timeout_s}s"
+            ) from exc
+
+    def _complete(self, request: ChatRequest) -> ChatResult:
+        return self._engine.model_for(self._tier_name, self._tier).complete(request)
+
+    async def aclose(self) -> None:
+        """Nothing to release per tier: the engine owns the loaded models."""

@@ -1,0 +1,52 @@
+"""The tier client seam: one protocol that every engine implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from runtime.costs import Usage
+from runtime.prompts import Message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatRequest:
+    """One chat completion, engine-agnostic."""
+
+    messages: tuple[Message, ...]
+    """The laid-out prompt."""
+    json_schema: dict[str, Any] | None = None
+    """Constrain the output to this JSON schema (a step's Pydantic output model)."""
+    max_tokens: int
+    """Cap on generated tokens."""
+    temperature: float = 0.0
+    """0 picks the most likely token, which keeps answers reproducible and cacheable."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatResult:
+    """What a model said and what it consumed."""
+
+    text: str
+    """The completion text."""
+    usage: Usage
+    """Token counts, cached input included."""
+    model: str
+    """The model that actually answered (after any fallback)."""
+
+
+class TierClient(Protocol):
+    """A connection to the model behind one tier."""
+
+    @property
+    def model(self) -> str:
+        """The model that answers this tier's calls."""
+        ...
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        """Run one chat completion; map engine failures to ``runtime.errors.ModelError``."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections or memory."""
+        ...

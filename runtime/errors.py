@@ -1,0 +1,83 @@
+"""Every error tierwise raises, in one short hierarchy.
+
+::
+
+    TierwiseError
+    ├── ConfigError            bad configuration; names the file and the key (raised at load)
+    ├── InputError             bad input from a caller; becomes an HTTP 4xx with its message
+    │   └── UnknownWorkflowError
+    ├── WorkflowError          a workflow is declared wrongly (a node without a tier, ...)
+    │   └── MissingTierError
+    ├── ModelError             a model server or engine failed (mapped at the tier seam)
+    │   ├── ModelUnavailableError   the model cannot be loaded or reached
+    │   ├── ModelTimeoutError       the call took longer than the tier allows
+    │   └── ModelOutputError        the output does not validate against the step's schema
+
+A cache miss or a fallback is a result, not an exception.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "InputError",
+    "MissingTierError",
+    "ModelError",
+    "ModelOutputError",
+    "ModelTimeoutError",
+    "ModelUnavailableError",
+    "TierwiseError",
+    "UnknownWorkflowError",
+    "WorkflowError",
+]
+
+
+class TierwiseError(Exception):
+    """The root of every error tierwise raises on purpose."""
+
+
+class ConfigError(TierwiseError):
+    """A configuration file or value is invalid."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{source}: {key}: {problem}")
+
+
+class InputError(TierwiseError):
+    """Input from a caller (CLI, HTTP, Python) is invalid."""
+
+
+class UnknownWorkflowError(InputError):
+    """No workflow is registered under the requested name."""
+
+
+class WorkflowError(TierwiseError):
+    """A workflow is declared in a way the runtime cannot execute."""
+
+
+class MissingTierError(WorkflowError):
+    """A node called a model but declares no tier."""
+
+
+class ModelError(TierwiseError):
+    """A model server or the embedded engine failed."""
+
+
+class ModelUnavailableError(ModelError):
+    """The model cannot be loaded (embedded) or reached (server)."""
+
+
+class ModelTimeoutError(ModelError):
+    """A model call took longer than its tier allows."""
+
+
+class ModelOutputError(ModelError):
+    """A model's output does not validate against the step's output schema."""
+
+    def __init__(self, message: str, *, raw_output: str) -> None:
+        self.raw_output = raw_output
+        super().__init__(message)
+

@@ -1,0 +1,74 @@
+"""What one execution did and cost, step by step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from runtime.costs import Usage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord:
+    """One model call made by a node."""
+
+    node: str
+    """The LangGraph node that made the call."""
+    tier: str
+    """The tier the node declared."""
+    model: str
+    """The model that answered (differs from the tier's model after a fallback)."""
+    usage: Usage
+    """Tokens, cached input included."""
+    cost_usd: float
+    """Priced from the usage and the tier's prices."""
+    latency_ms: float
+    """Wall time of the call, queueing on the engine included."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The flat JSON shape used by the CLI and the API."""
+        return {
+            "node": self.node,
+            "tier": self.tier,
+            "model": self.model,
+            "input_tokens": self.usage.input_tokens,
+            "cached_input_tokens": self.usage.cached_input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cost_usd": self.cost_usd,
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExecutionRecord:
+    """One run of a workflow: its output and the steps that produced it."""
+
+    run_id: str
+    """Unique id of the run."""
+    workflow: str
+    """Registered workflow name."""
+    tenant: str
+    """Who the run was for."""
+    output: dict[str, Any]
+    """The final state of the graph."""
+    steps: tuple[StepRecord, ...]
+    """Every model call, in the order they finished."""
+    latency_ms: float
+    """Wall time of the whole execution."""
+
+    @property
+    def cost_usd(self) -> float:
+        """Cost of the whole execution."""
+        return sum(step.cost_usd for step in self.steps)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``tierwise run --json``."""
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "tenant": self.tenant,
+            "output": self.output,
+            "cost_usd": self.cost_usd,
+            "latency_ms": round(self.latency_ms, 1),
+            "steps": [step.as_dict() for step in self.steps],
+        }

@@ -1,0 +1,92 @@
+"""The workflow registry: names from the config, graphs from ``module:factory`` targets."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from langgraph.graph import StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from pydantic import PydanticUserError, TypeAdapter, ValidationError
+
+from runtime.errors import InputError, UnknownWorkflowError, WorkflowError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workflow:
+    """A registered, compiled workflow."""
+
+    name: str
+    """The name it is served and run under."""
+    graph: CompiledStateGraph[Any, Any, Any, Any]
+    """The compiled LangGraph graph."""
+    description: str
+    """First line of the factory's docstring."""
+    input_adapter: TypeAdapter[Any]
+    """Validates a caller's input against the graph's input schema."""
+
+    def validate_input(self, raw: Any) -> dict[str, Any]:
+        """The input as the graph expects it; a clear ``InputError`` otherwise."""
+        try:
+            value = self.input_adapter.validate_python(raw)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'input'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise InputError(f"invalid input for workflow {self.name!r}: {problems}") from exc
+        return dict(value)
+
+
+class WorkflowRegistry:
+    """Imports and compiles each workflow once, on first use."""
+
+    def __init__(self, targets: Mapping[str, str]) -> None:
+        self._targets = dict(targets)
+        self._loaded: dict[str, Workflow] = {}
+
+    def names(self) -> list[str]:
+        """Registered workflow names, in config order."""
+        return list(self._targets)
+
+    def get(self, name: str) -> Workflow:
+        """The workflow called ``name``."""
+        if name not in self._targets:
+            known = ", ".join(self._targets) or "none"
+            raise UnknownWorkflowError(f"no workflow {name!r} (registered: {known})")
+        if name not in self._loaded:
+            self._loaded[name] = _load(name, self._targets[name])
+        return self._loaded[name]
+
+
+def _load(name: str, target: str) -> Workflow:
+    module_name, _, attr = target.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise WorkflowError(f"workflow {name!r}: cannot import {target!r}: {exc}") from exc
+    built = factory()
+    if isinstance(built, StateGraph):
+        input_schema = built.input_schema
+        graph = built.compile(name=name)
+    elif isinstance(built, CompiledStateGraph):
+        input_schema = built.builder.input_schema
+        graph = built
+    else:
+        raise WorkflowError(
+            f"workflow {name!r}: {target} returned {type(built).__name__}, not a StateGraph"
+        )
+    try:
+        input_adapter: TypeAdapter[Any] = TypeAdapter(input_schema)
+    except PydanticUserError as exc:
+        raise WorkflowError(f"workflow {name!r}: its input schema is unusable: {exc}") from exc
+    doc = inspect.getdoc(factory) or ""
+    return Workflow(
+        name=name,
+        graph=graph,
+        description=doc.splitlines()[0] if doc else "",
+        input_adapter=input_adapter,
+    )

@@ -1,0 +1,80 @@
+"""One model call on behalf of a node: route to its tier, validate, price, record."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any, TypeVar, overload
+
+from pydantic import BaseModel, ValidationError
+
+from runtime.costs import price_step
+from runtime.engines import ChatRequest
+from runtime.errors import ModelOutputError
+from runtime.execution import StepRecord, current_execution
+from runtime.prompts import Message
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+
+@overload
+async def call_model(
+    *, node: str, tier: str, messages: tuple[Message, ...], output: type[OutputT],
+    max_tokens: int | None = None,
+) -> OutputT: ...
+
+
+@overload
+async def call_model(
+    *, node: str, tier: str, messages: tuple[Message, ...], output: None = None,
+    max_tokens: int | None = None,
+) -> str: ...
+
+
+async def call_model(
+    *,
+    node: str,
+    tier: str,
+    messages: tuple[Message, ...],
+    output: type[BaseModel] | None = None,
+    max_tokens: int | None = None,
+) -> BaseModel | str:
+    """Send the messages to the node's tier and return text, or a validated ``output``."""
+    execution = current_execution()
+    spec = execution.tiers.tier_spec(tier)
+    client = execution.tiers.tier_client(tier)
+    request = ChatRequest(
+        messages=messages,
+        json_schema=None if output is None else output.model_json_schema(),
+        max_tokens=max_tokens or spec.max_output_tokens,
+    )
+    started = time.perf_counter()
+    result = await client.chat(request)
+    execution.steps.append(
+        StepRecord(
+            node=node,
+            tier=tier,
+            model=result.model,
+            usage=result.usage,
+            cost_usd=price_step(result.usage, spec.price),
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+    )
+    if output is None:
+        return result.text.strip()
+    return _validate(output, result.text, node=node, tier=tier)
+
+
+def _validate(output: type[OutputT], text: str, *, node: str, tier: str) -> OutputT:
+    try:
+        return output.model_validate(json.loads(text))
+    except (json.JSONDecodeError, ValidationError) as exc:
+        raise ModelOutputError(
+            f"node {node!r} on tier {tier!r}: output does not match {output.__name__}: {exc}",
+            raw_output=text,
+        ) from exc
+
+
+def as_state_value(value: Any) -> Any:
+    """Pydantic outputs go into the state as plain dicts, so checkpoints and JSON stay simple."""
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value

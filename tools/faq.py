@@ -1,0 +1,62 @@
+"""A small FAQ knowledge base and a keyword search over it (the support_triage lookup tool)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOPWORDS = frozenset(
+    "a an and are as at be by can do does for from how i if in is it my me of on or our "
+    "the this to was we what when where why with you your".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FaqEntry:
+    """One answered question."""
+
+    id: str
+    category: str
+    question: str
+    answer: str
+
+
+@cache
+def load_faq() -> tuple[FaqEntry, ...]:
+    """The packaged FAQ entries."""
+    raw = json.loads(resources.files("tools").joinpath("data/faq.json").read_text("utf-8"))
+    return tuple(FaqEntry(**entry) for entry in raw)
+
+
+def _terms(text: str) -> set[str]:
+    words = {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
+    # A crude stemmer: "charged" and "charges" should meet "charge".
+    return words | {w.rstrip("s").removesuffix("ed").removesuffix("ing") for w in words}
+
+
+def search_faq(query: str, *, category: str | None = None, limit: int = 2) -> list[FaqEntry]:
+    """Entries ranked by shared terms with the query; the category breaks ties upward."""
+    if not query.strip():
+        raise ValueError("search_faq needs a non-empty query")
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    wanted = _terms(query)
+    scored = []
+    for entry in load_faq():
+        overlap = len(wanted & _terms(f"{entry.question} {entry.answer}"))
+        bonus = 0.5 if category is not None and entry.category == category else 0.0
+        if overlap:
+            scored.append((overlap + bonus, entry))
+    scored.sort(key=lambda pair: pair[0], reverse=True)
+    return [entry for _, entry in scored[:limit]]
+
+
+def render_faq(entries: list[FaqEntry]) -> str:
+    """Entries as the prompt shows them, byte-identical for the same entries."""
+    if not entries:
+        return "No matching FAQ entry."
+    return "\n".join(f"[{e.id}] Q: {e.question}\nA: {e.answer}" for e in entries)
