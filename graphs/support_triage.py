@@ -11,10 +11,9 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any, Literal
 
-from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
-
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
 
 from runtime import Segment, Step, add_step
 from tools import render_faq, search_faq

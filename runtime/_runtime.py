@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,15 @@ class Runtime:
             )
         return self._clients[tier]
 
-    @asynccontextmanager
-    async def execution(
+    @contextmanager
+    def execution(
         self, workflow: str, *, tenant: str = DEFAULT_TENANT, run_id: str | None = None
-    ) -> AsyncIterator[ExecutionContext]:
-        """Make model calls inside the block count towards one execution of ``workflow``."""
+    ) -> Iterator[ExecutionContext]:
+        """Make model calls inside the block count towards one execution of ``workflow``.
+
+        A plain (not async) context manager, so ``graph.invoke`` and ``graph.ainvoke`` both
+        run inside it.
+        """
         context = ExecutionContext(
             run_id=run_id or str(uuid.uuid4()), workflow=workflow, tenant=tenant, tiers=self
         )
@@ -68,7 +72,7 @@ class Runtime:
         registered = self.workflows.get(workflow)
         graph_input = registered.validate_input(raw_input)
         started = time.perf_counter()
-        async with self.execution(workflow, tenant=tenant) as context:
+        with self.execution(workflow, tenant=tenant) as context:
             output = await registered.graph.ainvoke(graph_input)
         record = ExecutionRecord(
             run_id=context.run_id,

@@ -80,4 +80,3 @@ class ModelOutputError(ModelError):
     def __init__(self, message: str, *, raw_output: str) -> None:
         self.raw_output = raw_output
         super().__init__(message)
-

@@ -17,12 +17,17 @@ from runtime.config import load_config
 from runtime.errors import ConfigError, InputError, TierwiseError
 from runtime.execution import ExecutionRecord
 
-app = typer.Typer(help="Run tiered LangGraph workflows and see what each step cost.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Run tiered LangGraph workflows and see what each step cost.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $TIERWISE_CONFIG or ./tierwise.toml)"),
+    typer.Option(
+        "--config", "-c", help="Config file (default: $TIERWISE_CONFIG or ./tierwise.toml)"
+    ),
 ]
 
 
@@ -39,16 +44,18 @@ def workflows(config: ConfigOption = None) -> None:
 @app.command()
 def run(
     workflow: Annotated[str, typer.Argument(help="A registered workflow name")],
-    input_json: Annotated[str, typer.Option("--input", "-i", help="The input as a JSON object")],
+    input_json: Annotated[
+        str | None, typer.Option("--input", "-i", help="The input as a JSON object")
+    ] = None,
+    input_file: Annotated[
+        Path | None, typer.Option("--input-file", help="A file holding the input JSON")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     tenant: Annotated[str, typer.Option(help="Tenant the run is for")] = DEFAULT_TENANT,
     config: ConfigOption = None,
 ) -> None:
     """Execute a workflow once and print its output and per-step cost."""
-    try:
-        raw_input = json.loads(input_json)
-    except json.JSONDecodeError as exc:
-        raise _fail(InputError(f"--input is not valid JSON: {exc}")) from exc
+    raw_input = _read_input(input_json, input_file)
     runtime = _runtime(config)
     try:
         record = asyncio.run(_run_once(runtime, workflow, raw_input, tenant))
@@ -60,7 +67,21 @@ def run(
         _print_record(record)
 
 
-async def _run_once(runtime: Runtime, workflow: str, raw_input: Any, tenant: str) -> ExecutionRecord:
+def _read_input(input_json: str | None, input_file: Path | None) -> Any:
+    if (input_json is None) == (input_file is None):
+        raise _fail(InputError("give the input with exactly one of --input or --input-file"))
+    try:
+        text = input_json if input_json is not None else Path(str(input_file)).read_text()
+        return json.loads(text)
+    except OSError as exc:
+        raise _fail(InputError(f"cannot read --input-file: {exc}")) from exc
+    except json.JSONDecodeError as exc:
+        raise _fail(InputError(f"the input is not valid JSON: {exc}")) from exc
+
+
+async def _run_once(
+    runtime: Runtime, workflow: str, raw_input: Any, tenant: str
+) -> ExecutionRecord:
     try:
         return await runtime.run(workflow, raw_input, tenant=tenant)
     finally:
@@ -82,13 +103,27 @@ def _fail(exc: TierwiseError) -> typer.Exit:
 def _print_record(record: ExecutionRecord) -> None:
     console = Console()
     console.print_json(json.dumps(record.output, default=str))
-    table = Table("node", "tier", "model", "input", "cached", "output", "cost USD", "ms",
-                  title=f"{record.workflow} run {record.run_id}")
+    table = Table(
+        "node",
+        "tier",
+        "model",
+        "input",
+        "cached",
+        "output",
+        "cost USD",
+        "ms",
+        title=f"{record.workflow} run {record.run_id}",
+    )
     for step in record.steps:
         table.add_row(
-            step.node, step.tier, step.model, str(step.usage.input_tokens),
-            str(step.usage.cached_input_tokens), str(step.usage.output_tokens),
-            f"{step.cost_usd:.6f}", f"{step.latency_ms:.0f}",
+            step.node,
+            step.tier,
+            step.model,
+            str(step.usage.input_tokens),
+            str(step.usage.cached_input_tokens),
+            str(step.usage.output_tokens),
+            f"{step.cost_usd:.6f}",
+            f"{step.latency_ms:.0f}",
         )
     table.add_section()
     table.add_row("total", "", "", "", "", "", f"{record.cost_usd:.6f}", f"{record.latency_ms:.0f}")

@@ -17,7 +17,7 @@ CONFIG_ENV_VAR = "TIERWISE_CONFIG"
 
 
 def config_path(explicit: str | Path | None = None) -> Path:
-    """The config file to read: the explicit path, else ``$TIERWISE_CONFIG``, else ./tierwise.toml."""
+    """The config file: ``explicit``, else ``$TIERWISE_CONFIG``, else ./tierwise.toml."""
     if explicit is not None:
         return Path(explicit)
     from_env = os.environ.get(CONFIG_ENV_VAR)
@@ -30,8 +30,9 @@ def load_config(path: str | Path | None = None) -> TierwiseConfig:
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(str(file), "(file)", "not found; pass --config or set "
-                          f"{CONFIG_ENV_VAR}") from None
+        raise ConfigError(
+            str(file), "(file)", f"not found; pass --config or set {CONFIG_ENV_VAR}"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(file), "(syntax)", str(exc)) from exc
     return parse_config(raw, source=str(file), base_dir=file.resolve().parent)

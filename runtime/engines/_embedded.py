@@ -18,8 +18,8 @@ from typing import Any
 
 from runtime.config import EmbeddedEngineSettings, TierSpec
 from runtime.costs import Usage
-from runtime.engines._prefix_cache import PrefixStateCache
 from runtime.engines._packaged import SMOLLM2_135M, packaged_model_file
+from runtime.engines._prefix_cache import PrefixStateCache
 from runtime.engines._protocol import ChatRequest, ChatResult
 from runtime.errors import ModelError, ModelTimeoutError, ModelUnavailableError
 
@@ -77,7 +77,7 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
     except ImportError as exc:  # pragma: no cover - the install always has it
         raise ModelUnavailableError("llama-cpp-python is not installed") from exc
 
-    class _PrefixCountingLlama(Llama):  # type: ignore[misc]
+    class _PrefixCountingLlama(Llama):
         """Counts the prompt tokens that were evaluated rather than restored.
 
         ``generate`` evaluates the part of the prompt after the reused prefix in its first
@@ -111,7 +111,7 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
         raise ModelUnavailableError(f"cannot load {path}: {exc}") from exc
     disk_dir = settings.prefix_cache_dir / f"{name}-ctx{settings.n_ctx}"
     llama.set_cache(
-        PrefixStateCache(
+        PrefixStateCache(  # type: ignore[arg-type]  # duck-typed: the lookups Llama makes
             ram_bytes=settings.prefix_cache_ram_mb * _MB,
             disk_dir=disk_dir if settings.prefix_cache_disk_mb else None,
             disk_bytes=settings.prefix_cache_disk_mb * _MB,
@@ -149,7 +149,11 @@ class EmbeddedEngine:
             log.error(
                 "!!! tier %r: model %r is unavailable (%s). FALLING BACK to %r: answers will be "
                 "worse and costs are still priced as tier %r.",
-                tier_name, tier.model, exc, SMOLLM2_135M.name, tier_name,
+                tier_name,
+                tier.model,
+                exc,
+                SMOLLM2_135M.name,
+                tier_name,
             )
             return SMOLLM2_135M.name, packaged_model_file(
                 SMOLLM2_135M.name, self.settings.model_dir

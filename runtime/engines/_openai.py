@@ -31,8 +31,9 @@ _ATTEMPTS = 3
 class OpenAITierClient:
     """Chat completions over HTTP, retried on connection errors, 429 and 5xx (never on 4xx)."""
 
-    def __init__(self, tier_name: str, tier: TierSpec, *, transport: httpx.AsyncBaseTransport
-                 | None = None) -> None:
+    def __init__(
+        self, tier_name: str, tier: TierSpec, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._tier_name = tier_name
         self._tier = tier
         headers = {}
@@ -62,7 +63,7 @@ class OpenAITierClient:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(_ATTEMPTS),
-                wait=wait_exponential_jitter(initial=0.2, max=3.0),
+                wait=wait_exponential_jitter(multiplier=0.2, max=3.0, jitter=0.2),
                 retry=retry_if_exception(_is_transient),
                 reraise=True,
             ):

@@ -46,8 +46,9 @@ class PrefixStateCache:
         self._ram: OrderedDict[Tokens, Any] = OrderedDict()
         self._ram_bytes = ram_bytes
         self._disk = (
-            diskcache.Cache(str(disk_dir), size_limit=disk_bytes,
-                            eviction_policy="least-recently-used")
+            diskcache.Cache(
+                str(disk_dir), size_limit=disk_bytes, eviction_policy="least-recently-used"
+            )
             if disk_dir is not None
             else None
         )
@@ -58,8 +59,7 @@ class PrefixStateCache:
     def __getitem__(self, tokens: Sequence[int]) -> Any:
         ram_key, ram_len = best_prefix_key(self._ram, tokens)
         disk_key, disk_len = (
-            best_prefix_key(self._disk.iterkeys(), tokens) if self._disk is not None
-            else (None, 0)
+            best_prefix_key(self._disk.iterkeys(), tokens) if self._disk is not None else (None, 0)
         )
         if ram_key is not None and ram_len >= disk_len:
             self._ram.move_to_end(ram_key)

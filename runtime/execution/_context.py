@@ -55,7 +55,7 @@ def current_execution() -> ExecutionContext:
     if context is None:
         raise WorkflowError(
             "a model was called outside a tierwise execution: run the graph with "
-            "Runtime.run(...) or inside `async with runtime.execution(...)`"
+            "Runtime.run(...) or inside `with runtime.execution(...)`"
         )
     return context
 

@@ -49,8 +49,13 @@ class RunStore:
             db.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    record.run_id, record.workflow, record.tenant, time.time(),
-                    record.cost_usd, record.latency_ms, json.dumps(record.as_dict(), default=str),
+                    record.run_id,
+                    record.workflow,
+                    record.tenant,
+                    time.time(),
+                    record.cost_usd,
+                    record.latency_ms,
+                    json.dumps(record.as_dict(), default=str),
                 ),
             )
 

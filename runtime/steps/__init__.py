@@ -4,4 +4,12 @@ from runtime.steps._call import call_model
 from runtime.steps._chat import TIER_KEY, chat, running_node, running_node_tier
 from runtime.steps._step import Step, add_step
 
-__all__ = ["TIER_KEY", "Step", "add_step", "call_model", "chat", "running_node", "running_node_tier"]
+__all__ = [
+    "TIER_KEY",
+    "Step",
+    "add_step",
+    "call_model",
+    "chat",
+    "running_node",
+    "running_node_tier",
+]

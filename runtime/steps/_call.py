@@ -19,14 +19,22 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 
 @overload
 async def call_model(
-    *, node: str, tier: str, messages: tuple[Message, ...], output: type[OutputT],
+    *,
+    node: str,
+    tier: str,
+    messages: tuple[Message, ...],
+    output: type[OutputT],
     max_tokens: int | None = None,
 ) -> OutputT: ...
 
 
 @overload
 async def call_model(
-    *, node: str, tier: str, messages: tuple[Message, ...], output: None = None,
+    *,
+    node: str,
+    tier: str,
+    messages: tuple[Message, ...],
+    output: None = None,
     max_tokens: int | None = None,
 ) -> str: ...
 

@@ -21,13 +21,19 @@ TIER_KEY = "tier"
 
 @overload
 async def chat(
-    messages: str | Sequence[Message], *, output: type[OutputT], max_tokens: int | None = None,
+    messages: str | Sequence[Message],
+    *,
+    output: type[OutputT],
+    max_tokens: int | None = None,
 ) -> OutputT: ...
 
 
 @overload
 async def chat(
-    messages: str | Sequence[Message], *, output: None = None, max_tokens: int | None = None,
+    messages: str | Sequence[Message],
+    *,
+    output: None = None,
+    max_tokens: int | None = None,
 ) -> str: ...
 
 

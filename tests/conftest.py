@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime import TierwiseConfig, load_config
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def repo_config() -> TierwiseConfig:
+    """The repository's own tierwise.toml."""
+    return load_config(REPO / "tierwise.toml")
+
+
+def isolated(config: TierwiseConfig, tmp: Path) -> TierwiseConfig:
+    """The config with its run records and prefix states in ``tmp`` (models stay shared)."""
+    embedded = config.embedded.model_copy(update={"prefix_cache_dir": tmp / "prefix-cache"})
+    return config.model_copy(update={"state_dir": tmp, "embedded": embedded}).with_source(
+        config.source
+    )

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.config import load_config
+from runtime.errors import ConfigError, WorkflowError
+
+VALID = """
+[tiers.small]
+engine = "embedded"
+model = "smollm2-135m-instruct"
+price = { input = 0.15, cached_input = 0.015, output = 0.60 }
+
+[tiers.large]
+engine = "openai"
+model = "Qwen/Qwen2.5-7B-Instruct"
+urls = ["http://127.0.0.1:30000/v1"]
+price = { input = 3.0, cached_input = 0.3, output = 15.0 }
+
+[embedded]
+model_dir = "models"
+
+[workflows]
+triage = "graphs.support_triage:build"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "tierwise.toml"
+    path.write_text(text)
+    return path
+
+
+def test_valid_file_loads_with_tiers_in_order_and_paths_resolved(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID))
+    assert list(config.tiers) == ["small", "large"]
+    assert config.tier("large").price.output == 15.0
+    assert config.embedded.model_dir == tmp_path / "models"
+    assert config.state_dir == tmp_path / ".tierwise"
+    assert config.source == str(tmp_path / "tierwise.toml")
+
+
+def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERWISE_CONFIG", str(write(tmp_path, VALID)))
+    assert load_config().workflows == {"triage": "graphs.support_triage:build"}
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        (
+            VALID.replace("output = 0.60", "output = -1"),
+            "tiers.small.price.output",
+            "greater than or equal to 0",
+        ),
+        (
+            VALID.replace('engine = "embedded"', 'engine = "vllm"'),
+            "tiers.small.engine",
+            "'embedded' or 'openai'",
+        ),
+        (
+            VALID.replace('urls = ["http://127.0.0.1:30000/v1"]\n', ""),
+            "tiers.large",
+            "needs at least one entry in 'urls'",
+        ),
+        (
+            VALID.replace("[embedded]", "[embedded]\nn_ctxx = 4"),
+            "embedded.n_ctxx",
+            "Extra inputs are not permitted",
+        ),
+        (
+            VALID.replace('"graphs.support_triage:build"', '"graphs.support_triage"'),
+            "workflows.triage",
+            "should match pattern",
+        ),
+        (
+            VALID.replace("price = { input = 0.15, cached_input = 0.015, output = 0.60 }", ""),
+            "tiers.small.price",
+            "Field required",
+        ),
+    ],
+)
+def test_invalid_file_names_file_key_and_problem(
+    tmp_path: Path, text: str, key: str, problem: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.source == str(path)
+    assert caught.value.key == key
+    assert problem in caught.value.problem
+    assert str(path) in str(caught.value)
+
+
+def test_toml_syntax_error_names_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "[tiers.small\n")
+    with pytest.raises(ConfigError, match=r"tierwise.toml: \(syntax\)"):
+        load_config(path)
+
+
+def test_missing_file_says_how_to_point_at_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found; pass --config or set TIERWISE_CONFIG"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_unknown_tier_lists_the_configured_ones(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID))
+    with pytest.raises(WorkflowError, match=r"no tier 'medium' .* \(tiers: small, large\)"):
+        config.tier("medium")

@@ -1,0 +1,109 @@
+"""The OpenAI-compatible tier client against SGLang-shaped responses (httpx MockTransport)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from runtime.config import TierSpec
+from runtime.engines import ChatRequest, OpenAITierClient, parse_chat_response
+from runtime.errors import ModelError, ModelUnavailableError
+from runtime.prompts import Message
+
+TIER = TierSpec.model_validate(
+    {
+        "engine": "openai",
+        "model": "qwen",
+        "urls": ["http://127.0.0.1:30000/v1"],
+        "price": {"input": 1, "cached_input": 0.1, "output": 2},
+        "timeout_s": 5,
+    }
+)
+REQUEST = ChatRequest(messages=(Message("system", "policy"), Message("user", "hi")), max_tokens=8)
+
+
+def sglang_body(cached: Any = 96, *, details: bool = True) -> dict[str, Any]:
+    usage: dict[str, Any] = {"prompt_tokens": 128, "completion_tokens": 7, "total_tokens": 135}
+    if details:
+        usage["prompt_tokens_details"] = {"cached_tokens": cached}
+    return {
+        "model": "qwen",
+        "choices": [{"message": {"role": "assistant", "content": "hello"}}],
+        "usage": usage,
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "cached"),
+    [(sglang_body(96), 96), (sglang_body(None), 0), (sglang_body(details=False), 0)],
+)
+def test_cached_tokens_are_read_and_absent_or_null_means_zero(
+    body: dict[str, Any], cached: int
+) -> None:
+    result = parse_chat_response(body, fallback_model="x")
+    assert (result.usage.input_tokens, result.usage.cached_input_tokens) == (128, cached)
+    assert result.usage.output_tokens == 7
+    assert result.text == "hello"
+
+
+def test_a_malformed_response_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match="malformed"):
+        parse_chat_response({"choices": []}, fallback_model="x")
+
+
+def client(handler: Any) -> OpenAITierClient:
+    return OpenAITierClient("large", TIER, transport=httpx.MockTransport(handler))
+
+
+async def test_5xx_is_retried_then_succeeds_and_the_schema_is_sent() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(503) if len(seen) == 1 else httpx.Response(200, json=sglang_body())
+
+    tier_client = client(handler)
+    schema = {"type": "object"}
+    result = await tier_client.chat(
+        ChatRequest(messages=REQUEST.messages, max_tokens=8, json_schema=schema)
+    )
+    await tier_client.aclose()
+    assert len(seen) == 2
+    assert seen[0]["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": schema},
+    }
+    assert result.usage.cached_input_tokens == 96
+
+
+async def test_4xx_is_not_retried() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(400, text="bad request: max_tokens")
+
+    tier_client = client(handler)
+    with pytest.raises(ModelError, match="answered 400"):
+        await tier_client.chat(REQUEST)
+    await tier_client.aclose()
+    assert calls == 1
+
+
+async def test_a_refused_connection_is_retried_then_reported_as_unavailable() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ConnectError("connection refused", request=request)
+
+    tier_client = client(handler)
+    with pytest.raises(ModelUnavailableError, match="connection refused"):
+        await tier_client.chat(REQUEST)
+    await tier_client.aclose()
+    assert calls == 3

@@ -1,0 +1,144 @@
+"""Tiers on nodes: declarative Steps, metadata for hand-written nodes, and the errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+from runtime import Runtime, Segment, Step, TierwiseConfig, add_step, chat, price_step
+from runtime.config import parse_config
+from runtime.engines import ChatRequest
+from runtime.errors import MissingTierError, ModelOutputError, WorkflowError
+from tests.fakes import FakeTierClient
+
+CONFIG = {
+    "tiers": {
+        "small": {
+            "engine": "embedded",
+            "model": "smollm2-135m-instruct",
+            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
+        },
+        "large": {
+            "engine": "embedded",
+            "model": "qwen2.5-coder-0.5b-instruct",
+            "price": {"input": 3.0, "cached_input": 0.3, "output": 15.0},
+        },
+    },
+}
+
+
+class Label(BaseModel):
+    label: str
+
+
+class State(TypedDict, total=False):
+    text: str
+    label: dict[str, Any]
+    reply: str
+
+
+def answer(request: ChatRequest) -> str:
+    if request.json_schema is not None:
+        return json.dumps({"label": "billing"})
+    return "a reply in five words"
+
+
+def config(tmp_path: Any) -> TierwiseConfig:
+    return parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="test", base_dir=tmp_path)
+
+
+@pytest.fixture
+def clients() -> dict[str, FakeTierClient]:
+    return {
+        "small": FakeTierClient(answer, model="fake-small"),
+        "large": FakeTierClient(answer, model="fake-large"),
+    }
+
+
+@pytest.fixture
+def runtime(tmp_path: Any, clients: dict[str, FakeTierClient]) -> Runtime:
+    return Runtime(config(tmp_path), clients=clients)
+
+
+POLICY = Segment.global_("policy", "You are a careful support agent. " * 5)
+CLASSIFY = Step(
+    tier="small",
+    output=Label,
+    writes="label",
+    prompt=(POLICY, Segment.volatile("text", "Text: {text}")),
+)
+
+
+async def reply_by_hand(state: State) -> dict[str, str]:
+    return {"reply": await chat(f"Reply to: {state['text']}")}
+
+
+def graph(*, reply_metadata: dict[str, Any] | None) -> Any:
+    builder = StateGraph(State)
+    add_step(builder, "classify", CLASSIFY)
+    builder.add_node("reply", reply_by_hand, metadata=reply_metadata)
+    builder.add_edge(START, "classify")
+    builder.add_edge("classify", "reply")
+    builder.add_edge("reply", END)
+    return builder.compile()
+
+
+async def test_each_node_runs_on_its_own_tier_and_is_priced_from_its_usage(
+    runtime: Runtime, clients: dict[str, FakeTierClient]
+) -> None:
+    with runtime.execution("demo") as execution:
+        out = await graph(reply_metadata={"tier": "large"}).ainvoke({"text": "charged twice"})
+    assert out["label"] == {"label": "billing"}
+    assert out["reply"] == "a reply in five words"
+    assert [(s.node, s.tier, s.model) for s in execution.steps] == [
+        ("classify", "small", "fake-small"),
+        ("reply", "large", "fake-large"),
+    ]
+    for step in execution.steps:
+        assert step.cost_usd == price_step(step.usage, runtime.tier_spec(step.tier).price)
+    assert clients["small"].requests[0].json_schema == Label.model_json_schema()
+    assert clients["large"].requests[0].json_schema is None
+
+
+async def test_a_hand_written_node_without_a_tier_is_named_in_the_error(runtime: Runtime) -> None:
+    expected = r"node 'reply' calls a model but has no tier"
+    with runtime.execution("demo"), pytest.raises(MissingTierError, match=expected):
+        await graph(reply_metadata=None).ainvoke({"text": "hi"})
+
+
+async def test_a_node_naming_an_unknown_tier_fails_clearly(runtime: Runtime) -> None:
+    with runtime.execution("demo"), pytest.raises(WorkflowError, match=r"no tier 'huge'"):
+        await graph(reply_metadata={"tier": "huge"}).ainvoke({"text": "hi"})
+
+
+async def test_calling_a_model_outside_an_execution_says_how_to_run_it() -> None:
+    with pytest.raises(WorkflowError, match=r"outside a tierwise execution"):
+        await graph(reply_metadata={"tier": "large"}).ainvoke({"text": "hi"})
+
+
+async def test_output_that_does_not_validate_keeps_the_raw_text(tmp_path: Any) -> None:
+    bad = FakeTierClient(lambda _request: '{"labels": 1}')
+    runtime = Runtime(config(tmp_path), clients={"small": bad, "large": bad})
+    expected = r"node 'classify' on tier 'small'"
+    with runtime.execution("demo"), pytest.raises(ModelOutputError, match=expected) as caught:
+        await graph(reply_metadata={"tier": "large"}).ainvoke({"text": "hi"})
+    assert caught.value.raw_output == '{"labels": 1}'
+
+
+def test_graphs_stay_plain_langgraph_and_sync_invoke_works(runtime: Runtime) -> None:
+    compiled = graph(reply_metadata={"tier": "large"})
+    assert compiled.get_graph().nodes["classify"].metadata == {"tier": "small"}
+    assert compiled.get_graph().nodes["reply"].metadata == {"tier": "large"}
+
+    builder = StateGraph(State)
+    add_step(builder, "classify", CLASSIFY)
+    builder.add_edge(START, "classify")
+    with runtime.execution("demo") as execution:
+        out = builder.compile().invoke({"text": "hi"})
+    assert out["label"] == {"label": "billing"}
+    assert [s.node for s in execution.steps] == ["classify"]
