@@ -11,7 +11,7 @@ from importlib import resources
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
     "a an and are as at be by can do does for from how i if in is it my me of on or our "
-    "the this to was we what when where why with you your".split()  # noqa: SIM905
+    "the this to was we what when where why with you your".split()
 )
 
 

@@ -1,0 +1,5 @@
+"""``python -m runtime.cli``."""
+
+from runtime.cli import main
+
+main()

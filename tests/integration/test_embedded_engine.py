@@ -1,0 +1,100 @@
+"""The embedded engine on the real packaged models."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel
+
+from runtime import Runtime, load_config
+from runtime.engines import PACKAGED_MODELS, ChatRequest, EmbeddedEngine, PackagedModel
+from runtime.errors import ModelUnavailableError
+from runtime.prompts import Message
+from tests.conftest import REPO, isolated
+
+pytestmark = pytest.mark.integration
+
+POLICY = "You answer questions about Acme Cloud's billing, accounts and devices. " * 12
+
+
+def request(system: str, question: str, *, schema: dict[str, object] | None = None) -> ChatRequest:
+    return ChatRequest(
+        messages=(Message("system", system), Message("user", question)),
+        max_tokens=16,
+        json_schema=schema,
+    )
+
+
+async def test_a_repeated_prefix_is_reported_as_cached(runtime: Runtime) -> None:
+    system = f"Session {uuid.uuid4()}. {POLICY}"  # never seen before: the first call is cold
+    client = runtime.tier_client("small")
+    cold = await client.chat(request(system, "Where are my invoices?"))
+    warm = await client.chat(request(system, "How do I reset my password?"))
+    assert cold.usage.input_tokens > 150
+    assert cold.usage.cached_input_tokens < 10  # at most the chat template's opening
+    assert warm.usage.cached_input_tokens > cold.usage.input_tokens - 20
+    assert warm.usage.cached_input_tokens < warm.usage.input_tokens
+
+
+async def test_both_tiers_load_their_own_packaged_model(runtime: Runtime) -> None:
+    small = await runtime.tier_client("small").chat(request("Be brief.", "Say hi."))
+    large = await runtime.tier_client("large").chat(request("Be brief.", "Say hi."))
+    assert (small.model, large.model) == ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct")
+    assert small.text and large.text
+
+
+class Ticket(BaseModel):
+    category: str
+    urgent: bool
+
+
+async def test_an_output_schema_constrains_decoding_to_valid_json(runtime: Runtime) -> None:
+    result = await runtime.tier_client("small").chat(
+        ChatRequest(
+            messages=(Message("user", "Classify: my laptop is on fire"),),
+            max_tokens=48,
+            json_schema=Ticket.model_json_schema(),
+        )
+    )
+    Ticket.model_validate_json(result.text)
+
+
+async def test_prefix_states_on_disk_serve_a_new_process(fresh_dir: Path) -> None:
+    config = isolated(load_config(REPO / "tierwise.toml"), fresh_dir / "shared")
+    system = f"Session {uuid.uuid4()}. {POLICY}"
+    first = Runtime(config).tier_client("small")
+    await first.chat(request(system, "Where are my invoices?"))
+    second = Runtime(config).tier_client("small")  # a separate engine, as in another process
+    result = await second.chat(request(system, "How do I reset my password?"))
+    assert result.usage.cached_input_tokens > 150
+
+
+def test_an_unavailable_model_falls_back_loudly_to_the_small_model(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    missing = PackagedModel(
+        name="missing", parts=(("not-installed", "x.gguf"),), sha256="0", size=1
+    )
+    monkeypatch.setitem(PACKAGED_MODELS, "missing", missing)
+    tier = runtime.tier_spec("large").model_copy(update={"model": "missing"})
+    engine = EmbeddedEngine(runtime.config.embedded)
+    with caplog.at_level(logging.ERROR):
+        model = engine.model_for("large", tier)
+    assert model.name == "smollm2-135m-instruct"
+    assert "FALLING BACK" in caplog.text and "not-installed" in caplog.text
+
+
+def test_a_model_whose_hash_does_not_match_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = PACKAGED_MODELS["smollm2-135m-instruct"]
+    tampered = PackagedModel(name="tampered", parts=small.parts, sha256="0" * 64, size=small.size)
+    monkeypatch.setitem(PACKAGED_MODELS, "tampered", tampered)
+    from runtime.engines import packaged_model_file
+
+    with pytest.raises(ModelUnavailableError, match="refusing to load it"):
+        packaged_model_file("tampered", tmp_path)
+    assert list(tmp_path.iterdir()) == []  # no partial file left behind

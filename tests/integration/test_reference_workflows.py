@@ -1,0 +1,127 @@
+"""The reference workflows end to end on the real embedded models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runtime import ExecutionRecord, Runtime, price_step
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+QUESTION = {"question": "I was charged twice this month"}
+
+
+def assert_costs_add_up(runtime: Runtime, record: ExecutionRecord) -> None:
+    for step in record.steps:
+        assert step.cost_usd == price_step(step.usage, runtime.tier_spec(step.tier).price)
+    assert record.cost_usd == pytest.approx(sum(step.cost_usd for step in record.steps))
+    assert record.cost_usd > 0
+
+
+async def test_support_triage_runs_on_both_tiers_and_reuses_the_policy_prefix(
+    runtime: Runtime,
+) -> None:
+    record = await runtime.run("support_triage", QUESTION)
+    assert [(s.node, s.tier) for s in record.steps] == [
+        ("classify", "small"),
+        ("answer", "large"),
+        ("policy_check", "small"),
+    ]
+    assert record.output["classification"]["category"] in {
+        "billing",
+        "account",
+        "technical",
+        "shipping",
+        "other",
+    }
+    assert "billing-double-charge" in record.output["faq"]
+    assert record.output["answer"]
+    assert isinstance(record.output["verdict"]["compliant"], bool)
+    policy_check = record.steps[2]
+    # policy_check starts with the same support policy as classify, on the same model
+    assert policy_check.usage.cached_input_tokens > 250
+    assert_costs_add_up(runtime, record)
+    stored = runtime.runs.get(record.run_id)
+    assert stored is not None and stored["cost_usd"] == record.cost_usd
+
+
+async def test_a_second_execution_reuses_every_steps_prefix(runtime: Runtime) -> None:
+    await runtime.run("support_triage", QUESTION)
+    record = await runtime.run("support_triage", {"question": "My invoice is missing"})
+    for step in record.steps:
+        assert step.usage.cached_input_tokens > 250, step
+    cold_equivalent = sum(
+        price_step(
+            step.usage.__class__(
+                input_tokens=step.usage.input_tokens, output_tokens=step.usage.output_tokens
+            ),
+            runtime.tier_spec(step.tier).price,
+        )
+        for step in record.steps
+    )
+    assert record.cost_usd < cold_equivalent
+
+
+async def test_contract_review_branches_share_the_contract_prefix(runtime: Runtime) -> None:
+    contract = json.loads((REPO / "graphs/examples/contract.json").read_text())
+    record = await runtime.run("contract_review", contract)
+    reviews = [s for s in record.steps if s.node == "review_aspect"]
+    assert len(reviews) == 4 and all(s.tier == "small" for s in reviews)
+    assert record.steps[-1].node == "report" and record.steps[-1].tier == "large"
+    assert len(record.output["findings"]) == 4
+    assert all(f["risk"] in {"low", "medium", "high"} for f in record.output["findings"])
+    assert record.output["report"]
+    # the first branch prefills [policy][task][contract]; the others reuse all of it
+    for later in reviews[1:]:
+        assert later.usage.cached_input_tokens > later.usage.input_tokens - 30
+    assert_costs_add_up(runtime, record)
+
+
+def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: Path) -> None:
+    config = fresh_dir / "cli.toml"
+    config.write_text(
+        (REPO / "tierwise.toml")
+        .read_text()
+        .replace('model_dir = ".tierwise/models"', f'model_dir = "{REPO}/.tierwise/models"')
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runtime.cli",
+            "run",
+            "support_triage",
+            "--json",
+            "--input",
+            json.dumps(QUESTION),
+            "--config",
+            str(config),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert set(result) >= {"output", "cost_usd", "latency_ms", "steps", "run_id"}
+    assert {s["tier"] for s in result["steps"]} == {"small", "large"}
+    for step in result["steps"]:
+        assert set(step) == {
+            "node",
+            "tier",
+            "model",
+            "input_tokens",
+            "cached_input_tokens",
+            "output_tokens",
+            "cost_usd",
+            "latency_ms",
+        }
+    assert result["steps"][-1]["cached_input_tokens"] > 0
+    assert result["cost_usd"] == pytest.approx(sum(s["cost_usd"] for s in result["steps"]))
