@@ -34,8 +34,8 @@ DEFAULT_ASPECTS = ("renewal and term", "fees and price changes", "termination", 
 class Finding(BaseModel):
     """What the contract says about one aspect, and how risky it is."""
 
-    clause: int = Field(ge=1, le=99, description="the clause number relied on")
-    summary: str = Field(max_length=300)
+    clause: str = Field(pattern=r"^[0-9]{1,2}$", description="the clause number relied on")
+    summary: str = Field(max_length=200)
     risk: Literal["low", "medium", "high"]
 
 

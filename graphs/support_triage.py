@@ -34,7 +34,7 @@ class PolicyVerdict(BaseModel):
     """Whether a drafted reply follows the support policy."""
 
     compliant: bool
-    problem: str = Field(max_length=200, description="empty when compliant")
+    problem: str = Field(max_length=80, description="empty when compliant")
 
 
 class TriageInput(TypedDict):
@@ -102,7 +102,7 @@ POLICY_CHECK = Step(
     ),
     output=PolicyVerdict,
     writes="verdict",
-    max_tokens=60,
+    max_tokens=100,
 )
 
 

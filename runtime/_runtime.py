@@ -86,6 +86,7 @@ class Runtime:
         return record
 
     async def aclose(self) -> None:
-        """Close every tier client."""
+        """Close every tier client and free the embedded models."""
         for client in self._clients.values():
             await client.aclose()
+        self._engine.close()

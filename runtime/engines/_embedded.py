@@ -54,17 +54,25 @@ class EmbeddedModel:
                 raise ModelError(f"{self.name}: {exc}") from exc
             evaluated = self._llama.prompt_tokens_evaluated
         usage = response["usage"]
+        choice = response["choices"][0]
         prompt_tokens = int(usage["prompt_tokens"])
         cached = prompt_tokens - evaluated if evaluated is not None else 0
         return ChatResult(
-            text=response["choices"][0]["message"]["content"] or "",
+            text=choice["message"]["content"] or "",
             usage=Usage(
                 input_tokens=prompt_tokens,
                 cached_input_tokens=max(0, cached),
                 output_tokens=int(usage["completion_tokens"]),
             ),
             model=self.name,
+            truncated=choice.get("finish_reason") == "length",
         )
+
+    def close(self) -> None:
+        """Free the model and its context, and close the prefix state store."""
+        with self._lock:
+            self._llama.cache.close()
+            self._llama.close()
 
 
 def _response_format(schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -135,6 +143,13 @@ class EmbeddedEngine:
             if path not in self._models:
                 self._models[path] = EmbeddedModel(path, name, self.settings)
             return self._models[path]
+
+    def close(self) -> None:
+        """Free every loaded model."""
+        with self._loading:
+            for model in self._models.values():
+                model.close()
+            self._models.clear()
 
     def _resolve(self, tier_name: str, tier: TierSpec) -> tuple[str, Path]:
         if tier.model_path is not None:

@@ -119,7 +119,8 @@ def _is_transient(exc: BaseException) -> bool:
 def parse_chat_response(body: dict[str, Any], *, fallback_model: str) -> ChatResult:
     """Read text and usage, cached tokens included, from an OpenAI-shaped response."""
     try:
-        text = body["choices"][0]["message"].get("content") or ""
+        choice = body["choices"][0]
+        text = choice["message"].get("content") or ""
         usage = body.get("usage") or {}
         details = usage.get("prompt_tokens_details") or {}
         return ChatResult(
@@ -130,6 +131,7 @@ def parse_chat_response(body: dict[str, Any], *, fallback_model: str) -> ChatRes
                 output_tokens=int(usage.get("completion_tokens") or 0),
             ),
             model=str(body.get("model") or fallback_model),
+            truncated=choice.get("finish_reason") == "length",
         )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ModelError(f"malformed chat completion response: {exc}") from exc

@@ -33,6 +33,8 @@ class ChatResult:
     """Token counts, cached input included."""
     model: str
     """The model that actually answered (after any fallback)."""
+    truncated: bool = False
+    """Generation stopped at ``max_tokens`` rather than at its natural end."""
 
 
 class TierClient(Protocol):

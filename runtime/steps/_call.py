@@ -9,7 +9,7 @@ from typing import Any, TypeVar, overload
 from pydantic import BaseModel, ValidationError
 
 from runtime.costs import price_step
-from runtime.engines import ChatRequest
+from runtime.engines import ChatRequest, ChatResult
 from runtime.errors import ModelOutputError
 from runtime.execution import StepRecord, current_execution
 from runtime.prompts import Message
@@ -70,16 +70,17 @@ async def call_model(
     )
     if output is None:
         return result.text.strip()
-    return _validate(output, result.text, node=node, tier=tier)
+    return _validate(output, result, node=node, tier=tier)
 
 
-def _validate(output: type[OutputT], text: str, *, node: str, tier: str) -> OutputT:
+def _validate(output: type[OutputT], result: ChatResult, *, node: str, tier: str) -> OutputT:
     try:
-        return output.model_validate(json.loads(text))
+        return output.model_validate(json.loads(result.text))
     except (json.JSONDecodeError, ValidationError) as exc:
+        hint = " (generation was cut at max_tokens: raise it)" if result.truncated else ""
         raise ModelOutputError(
-            f"node {node!r} on tier {tier!r}: output does not match {output.__name__}: {exc}",
-            raw_output=text,
+            f"node {node!r} on tier {tier!r}: output does not match {output.__name__}{hint}: {exc}",
+            raw_output=result.text,
         ) from exc
 
 

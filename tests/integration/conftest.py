@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,4 +19,6 @@ def fresh_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def runtime(fresh_dir: Path) -> Iterator[Runtime]:
     """The repository's tiers on the real embedded models, with cold prefix caches."""
-    yield Runtime(isolated(load_config(REPO / "tierwise.toml"), fresh_dir))
+    runtime = Runtime(isolated(load_config(REPO / "tierwise.toml"), fresh_dir))
+    yield runtime
+    asyncio.run(runtime.aclose())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from pathlib import Path
@@ -65,10 +66,13 @@ async def test_an_output_schema_constrains_decoding_to_valid_json(runtime: Runti
 async def test_prefix_states_on_disk_serve_a_new_process(fresh_dir: Path) -> None:
     config = isolated(load_config(REPO / "tierwise.toml"), fresh_dir / "shared")
     system = f"Session {uuid.uuid4()}. {POLICY}"
-    first = Runtime(config).tier_client("small")
+    first_runtime, second_runtime = Runtime(config), Runtime(config)
+    first = first_runtime.tier_client("small")
     await first.chat(request(system, "Where are my invoices?"))
-    second = Runtime(config).tier_client("small")  # a separate engine, as in another process
+    second = second_runtime.tier_client("small")  # a separate engine, as in another process
     result = await second.chat(request(system, "How do I reset my password?"))
+    await first_runtime.aclose()
+    await second_runtime.aclose()
     assert result.usage.cached_input_tokens > 150
 
 
@@ -83,6 +87,7 @@ def test_an_unavailable_model_falls_back_loudly_to_the_small_model(
     engine = EmbeddedEngine(runtime.config.embedded)
     with caplog.at_level(logging.ERROR):
         model = engine.model_for("large", tier)
+    engine.close()
     assert model.name == "smollm2-135m-instruct"
     assert "FALLING BACK" in caplog.text and "not-installed" in caplog.text
 
@@ -98,3 +103,14 @@ def test_a_model_whose_hash_does_not_match_is_refused(
     with pytest.raises(ModelUnavailableError, match="refusing to load it"):
         packaged_model_file("tampered", tmp_path)
     assert list(tmp_path.iterdir()) == []  # no partial file left behind
+
+
+async def test_concurrent_calls_on_one_model_are_serialised_safely(runtime: Runtime) -> None:
+    client = runtime.tier_client("small")
+    system = f"Session {uuid.uuid4()}. {POLICY}"
+    questions = ["Say yes.", "Say no.", "Say yes."]
+    results = await asyncio.gather(*(client.chat(request(system, q)) for q in questions))
+    assert results[0].text == results[2].text  # same prompt, greedy decoding, same answer
+    assert all(r.usage.output_tokens > 0 for r in results)
+    # whichever ran first prefilled the system prompt; the others reused it
+    assert sum(r.usage.cached_input_tokens > 150 for r in results) >= 2
