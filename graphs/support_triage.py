@@ -76,13 +76,14 @@ ANSWER = Step(
         SHARED_POLICY,
         Segment.node(
             "task",
-            "Task: write the reply to the customer, following the policy and using only the "
-            "FAQ excerpts below.",
+            "Task: write the support reply to the customer's message. Address the customer "
+            "directly, explain what happens next using only the FAQ excerpts below, and "
+            "follow the policy.",
         ),
         Segment.execution("faq", "FAQ excerpts:\n{faq}"),
         Segment.volatile(
             "question",
-            "Category: {classification.category}\nCustomer message: {question}\nReply:",
+            "Category: {classification.category}\nCustomer message: {question}",
         ),
     ),
     writes="answer",

@@ -10,9 +10,18 @@ from pathlib import Path
 from typing import Any
 
 from runtime.config import TierSpec, TierwiseConfig, load_config
-from runtime.engines import EmbeddedEngine, EmbeddedTierClient, OpenAITierClient, TierClient
-from runtime.execution import ExecutionContext, ExecutionRecord, RunStore, activate
+from runtime.costs import price_step
+from runtime.engines import (
+    ChatRequest,
+    EmbeddedEngine,
+    EmbeddedTierClient,
+    OpenAITierClient,
+    TierClient,
+)
+from runtime.execution import ExecutionContext, ExecutionRecord, RunStore, StepRecord, activate
+from runtime.prompts import Message
 from runtime.registry import WorkflowRegistry
+from runtime.steps import steps_of
 
 DEFAULT_TENANT = "default"
 
@@ -84,6 +93,36 @@ class Runtime:
         )
         self.runs.save(record)
         return record
+
+    async def warm_up(self, workflow: str) -> tuple[StepRecord, ...]:
+        """Prefill the static prefix of every Step of ``workflow`` on its tier.
+
+        One ``max_tokens=1`` call per distinct (tier, prefix), so the first execution finds
+        the prefixes cached, as it would on a server that warmed up at start. Prefixes that
+        are already cached cost only their last token.
+        """
+        records = []
+        seen: set[tuple[str, tuple[Message, ...]]] = set()
+        for node, step in steps_of(self.workflows.get(workflow).graph.builder).items():
+            prefix = step.static_prefix()
+            if (step.tier, prefix) in seen:
+                continue
+            seen.add((step.tier, prefix))
+            started = time.perf_counter()
+            result = await self.tier_client(step.tier).chat(
+                ChatRequest(messages=prefix, max_tokens=1)
+            )
+            records.append(
+                StepRecord(
+                    node=node,
+                    tier=step.tier,
+                    model=result.model,
+                    usage=result.usage,
+                    cost_usd=price_step(result.usage, self.tier_spec(step.tier).price),
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+        return tuple(records)
 
     async def aclose(self) -> None:
         """Close every tier client and free the embedded models."""

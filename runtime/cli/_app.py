@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from rich.table import Table
 from runtime._runtime import DEFAULT_TENANT, Runtime
 from runtime.config import load_config
 from runtime.errors import ConfigError, InputError, TierwiseError
-from runtime.execution import ExecutionRecord
+from runtime.execution import ExecutionRecord, StepRecord
 
 app = typer.Typer(
     help="Run tiered LangGraph workflows and see what each step cost.",
@@ -52,19 +53,55 @@ def run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     tenant: Annotated[str, typer.Option(help="Tenant the run is for")] = DEFAULT_TENANT,
+    warm_up: Annotated[
+        bool, typer.Option(help="Prefill the steps' static prefixes first, as a server does")
+    ] = True,
     config: ConfigOption = None,
 ) -> None:
     """Execute a workflow once and print its output and per-step cost."""
     raw_input = _read_input(input_json, input_file)
     runtime = _runtime(config)
     try:
-        record = asyncio.run(_run_once(runtime, workflow, raw_input, tenant))
+        warm, record = asyncio.run(_run_once(runtime, workflow, raw_input, tenant, warm_up))
     except TierwiseError as exc:
         raise _fail(exc) from exc
     if as_json:
-        typer.echo(json.dumps(record.as_dict(), indent=2, default=str))
+        result = {**record.as_dict(), "warm_up": [step.as_dict() for step in warm]}
+        typer.echo(json.dumps(result, indent=2, default=str))
     else:
-        _print_record(record)
+        console = Console()
+        console.print_json(json.dumps(record.output, default=str))
+        if warm:
+            console.print(_steps_table(warm, title="warm-up (not part of the execution)"))
+        console.print(
+            _steps_table(
+                record.steps,
+                title=f"{record.workflow} run {record.run_id}",
+                total=(record.cost_usd, record.latency_ms),
+            )
+        )
+
+
+@app.command()
+def warmup(
+    workflow: Annotated[list[str] | None, typer.Argument(help="Workflows (default: all)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Prefill every step's static prompt prefix on its tier, so first calls find it cached."""
+    runtime = _runtime(config)
+
+    async def warm_all() -> list[StepRecord]:
+        try:
+            names = workflow or runtime.workflows.names()
+            return [step for name in names for step in await runtime.warm_up(name)]
+        finally:
+            await runtime.aclose()
+
+    try:
+        records = asyncio.run(warm_all())
+    except TierwiseError as exc:
+        raise _fail(exc) from exc
+    Console().print(_steps_table(records, title="warm-up"))
 
 
 def _read_input(input_json: str | None, input_file: Path | None) -> Any:
@@ -80,10 +117,12 @@ def _read_input(input_json: str | None, input_file: Path | None) -> Any:
 
 
 async def _run_once(
-    runtime: Runtime, workflow: str, raw_input: Any, tenant: str
-) -> ExecutionRecord:
+    runtime: Runtime, workflow: str, raw_input: Any, tenant: str, warm_up: bool
+) -> tuple[tuple[StepRecord, ...], ExecutionRecord]:
     try:
-        return await runtime.run(workflow, raw_input, tenant=tenant)
+        runtime.workflows.get(workflow).validate_input(raw_input)  # fail before warming up
+        warm = await runtime.warm_up(workflow) if warm_up else ()
+        return warm, await runtime.run(workflow, raw_input, tenant=tenant)
     finally:
         await runtime.aclose()
 
@@ -100,21 +139,13 @@ def _fail(exc: TierwiseError) -> typer.Exit:
     return typer.Exit(code=2 if isinstance(exc, ConfigError | InputError) else 1)
 
 
-def _print_record(record: ExecutionRecord) -> None:
-    console = Console()
-    console.print_json(json.dumps(record.output, default=str))
+def _steps_table(
+    steps: Sequence[StepRecord], *, title: str, total: tuple[float, float] | None = None
+) -> Table:
     table = Table(
-        "node",
-        "tier",
-        "model",
-        "input",
-        "cached",
-        "output",
-        "cost USD",
-        "ms",
-        title=f"{record.workflow} run {record.run_id}",
+        "node", "tier", "model", "input", "cached", "output", "cost USD", "ms", title=title
     )
-    for step in record.steps:
+    for step in steps:
         table.add_row(
             step.node,
             step.tier,
@@ -125,9 +156,10 @@ def _print_record(record: ExecutionRecord) -> None:
             f"{step.cost_usd:.6f}",
             f"{step.latency_ms:.0f}",
         )
-    table.add_section()
-    table.add_row("total", "", "", "", "", "", f"{record.cost_usd:.6f}", f"{record.latency_ms:.0f}")
-    console.print(table)
+    if total is not None:
+        table.add_section()
+        table.add_row("total", "", "", "", "", "", f"{total[0]:.6f}", f"{total[1]:.0f}")
+    return table
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
 from runtime.steps._call import call_model
 from runtime.steps._chat import TIER_KEY, chat, running_node, running_node_tier
-from runtime.steps._step import Step, add_step
+from runtime.steps._step import Step, add_step, steps_of
 
 __all__ = [
     "TIER_KEY",
@@ -12,4 +12,5 @@ __all__ = [
     "chat",
     "running_node",
     "running_node_tier",
+    "steps_of",
 ]

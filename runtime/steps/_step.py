@@ -11,9 +11,11 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import StateGraph
 from pydantic import BaseModel
 
-from runtime.prompts import Segment, render_messages
+from runtime.prompts import Message, Segment, Stability, render_messages
 from runtime.steps._call import as_state_value, call_model
 from runtime.steps._chat import TIER_KEY, running_node
+
+_EMPTY_INPUT = Segment.volatile("input", "")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,9 +49,34 @@ class Step:
         value = as_state_value(result)
         return {self.writes: [value] if self.collect else value}
 
+    def static_prefix(self) -> tuple[Message, ...]:
+        """The part of the prompt that never changes between executions, as messages.
+
+        Prefilling it (``Runtime.warm_up``) leaves its KV state cached for the first caller.
+        """
+        stable = tuple(s for s in self.prompt if s.stability <= Stability.NODE)
+        return render_messages((*stable, _EMPTY_INPUT), {}, node="(warm-up)")
+
     def run(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
         """The synchronous entry (``graph.invoke``), wrapping the async one once at the edge."""
         return asyncio.run(self.arun(state, config))
+
+
+class _StepNode(RunnableLambda[Any, dict[str, Any]]):
+    """The runnable ``add_step`` adds; it keeps its Step so the runtime can find it later."""
+
+    def __init__(self, step: Step, name: str) -> None:
+        super().__init__(step.run, afunc=step.arun, name=name)
+        self.step = step
+
+
+def steps_of(builder: StateGraph[Any, Any, Any, Any]) -> dict[str, Step]:
+    """The Steps of a graph, by node name (nodes added with ``add_step``)."""
+    return {
+        name: spec.runnable.step
+        for name, spec in builder.nodes.items()
+        if isinstance(spec.runnable, _StepNode)
+    }
 
 
 def add_step(
@@ -59,7 +86,7 @@ def add_step(
     metadata = {**add_node_kwargs.pop("metadata", {}), TIER_KEY: step.tier}
     builder.add_node(
         name,
-        RunnableLambda(step.run, afunc=step.arun, name=name),
+        _StepNode(step, name),
         metadata=metadata,
         **add_node_kwargs,
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from runtime import ExecutionRecord, Runtime, price_step
-from tests.conftest import REPO
+from runtime import ExecutionRecord, Runtime, load_config, price_step
+from tests.conftest import REPO, isolated
 
 pytestmark = pytest.mark.integration
 
@@ -125,3 +125,18 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
         }
     assert result["steps"][-1]["cached_input_tokens"] > 0
     assert result["cost_usd"] == pytest.approx(sum(s["cost_usd"] for s in result["steps"]))
+
+
+async def test_after_warm_up_the_first_execution_finds_every_prefix_cached(tmp_path: Path) -> None:
+    runtime = Runtime(isolated(load_config(REPO / "tierwise.toml"), tmp_path))
+    warm = await runtime.warm_up("support_triage")
+    assert [(s.node, s.tier) for s in warm] == [
+        ("classify", "small"),
+        ("answer", "large"),
+        ("policy_check", "small"),
+    ]
+    assert all(s.usage.output_tokens <= 1 for s in warm)
+    record = await runtime.run("support_triage", QUESTION)
+    await runtime.aclose()
+    for step in record.steps:
+        assert step.usage.cached_input_tokens > 250, step
