@@ -22,7 +22,7 @@ from langgraph.types import Send
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
-from runtime import Segment, Step, add_step
+from runtime import CacheMode, CachePolicy, Segment, Step, add_step
 
 REVIEWER_POLICY = (
     resources.files("graphs").joinpath("prompts/contract_reviewer.md").read_text("utf-8")
@@ -78,6 +78,7 @@ REVIEW_ASPECT = Step(
     writes="findings",
     collect=True,
     max_tokens=100,
+    cache=CachePolicy(mode=CacheMode.EXACT, key=("contract", "aspect")),
 )
 
 REPORT = Step(
@@ -94,6 +95,7 @@ REPORT = Step(
     ),
     writes="report",
     max_tokens=120,
+    cache=CachePolicy(mode=CacheMode.EXACT, key=("contract", "findings")),
 )
 
 

@@ -15,7 +15,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
 
-from runtime import Segment, Step, add_step
+from runtime import CacheMode, CachePolicy, Segment, Step, add_step
 from tools import render_faq, search_faq
 
 POLICY = resources.files("graphs").joinpath("prompts/support_policy.md").read_text("utf-8")
@@ -68,6 +68,7 @@ CLASSIFY = Step(
     output=Classification,
     writes="classification",
     max_tokens=40,
+    cache=CachePolicy.classification("question"),
 )
 
 ANSWER = Step(
@@ -88,6 +89,7 @@ ANSWER = Step(
     ),
     writes="answer",
     max_tokens=120,
+    cache=CachePolicy.answer("question", "faq"),
 )
 
 POLICY_CHECK = Step(
@@ -104,6 +106,7 @@ POLICY_CHECK = Step(
     output=PolicyVerdict,
     writes="verdict",
     max_tokens=100,
+    cache=CachePolicy(mode=CacheMode.EXACT, key=("draft",)),
 )
 
 

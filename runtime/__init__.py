@@ -6,6 +6,7 @@ that call ``chat``. ``Runtime.run`` executes it and returns what every step cost
 """
 
 from runtime._runtime import DEFAULT_TENANT, Runtime
+from runtime.cache import CacheMode, CachePolicy
 from runtime.config import TierPrice, TierSpec, TierwiseConfig, load_config
 from runtime.costs import Usage, price_step
 from runtime.execution import ExecutionRecord, StepRecord
@@ -14,6 +15,8 @@ from runtime.steps import Step, add_step, chat
 
 __all__ = [
     "DEFAULT_TENANT",
+    "CacheMode",
+    "CachePolicy",
     "ExecutionRecord",
     "Message",
     "Runtime",

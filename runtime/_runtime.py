@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -9,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from runtime.cache import KeyValueStore, MemoryStore, RedisStore, StepCache
 from runtime.config import TierSpec, TierwiseConfig, load_config
 from runtime.costs import price_step
 from runtime.engines import (
@@ -26,6 +28,16 @@ from runtime.steps import steps_of
 DEFAULT_TENANT = "default"
 
 
+def step_cache(config: TierwiseConfig) -> StepCache:
+    """The step cache: Redis when ``REDIS_URL`` is set, an in-process LRU otherwise."""
+    timeout_s = config.cache.timeout_ms / 1000
+    redis_url = os.environ.get("REDIS_URL")
+    store: KeyValueStore = (
+        RedisStore(redis_url, timeout_s=timeout_s) if redis_url else MemoryStore()
+    )
+    return StepCache(store, semantic=None, timeout_s=timeout_s)
+
+
 class Runtime:
     """Executes workflows on their tiers and records what every execution cost."""
 
@@ -38,6 +50,7 @@ class Runtime:
         self.runs = RunStore(config.state_dir / "runs.sqlite")
         self._engine = EmbeddedEngine(config.embedded)
         self._clients: dict[str, TierClient] = dict(clients or {})
+        self.cache = step_cache(config) if config.cache.enabled else None
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None) -> Runtime:
@@ -61,7 +74,12 @@ class Runtime:
 
     @contextmanager
     def execution(
-        self, workflow: str, *, tenant: str = DEFAULT_TENANT, run_id: str | None = None
+        self,
+        workflow: str,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        run_id: str | None = None,
+        use_cache: bool = True,
     ) -> Iterator[ExecutionContext]:
         """Make model calls inside the block count towards one execution of ``workflow``.
 
@@ -69,19 +87,28 @@ class Runtime:
         run inside it.
         """
         context = ExecutionContext(
-            run_id=run_id or str(uuid.uuid4()), workflow=workflow, tenant=tenant, tiers=self
+            run_id=run_id or str(uuid.uuid4()),
+            workflow=workflow,
+            tenant=tenant,
+            tiers=self,
+            cache=self.cache if use_cache else None,
         )
         with activate(context):
             yield context
 
     async def run(
-        self, workflow: str, raw_input: Any, *, tenant: str = DEFAULT_TENANT
+        self,
+        workflow: str,
+        raw_input: Any,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        use_cache: bool = True,
     ) -> ExecutionRecord:
         """Validate the input, execute the workflow and store its execution record."""
         registered = self.workflows.get(workflow)
         graph_input = registered.validate_input(raw_input)
         started = time.perf_counter()
-        with self.execution(workflow, tenant=tenant) as context:
+        with self.execution(workflow, tenant=tenant, use_cache=use_cache) as context:
             output = await registered.graph.ainvoke(graph_input)
         record = ExecutionRecord(
             run_id=context.run_id,
@@ -128,4 +155,6 @@ class Runtime:
         """Close every tier client and free the embedded models."""
         for client in self._clients.values():
             await client.aclose()
+        if self.cache is not None:
+            await self.cache.aclose()
         self._engine.close()

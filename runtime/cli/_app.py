@@ -56,13 +56,16 @@ def run(
     warm_up: Annotated[
         bool, typer.Option(help="Prefill the steps' static prefixes first, as a server does")
     ] = True,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Bypass the step cache")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Execute a workflow once and print its output and per-step cost."""
     raw_input = _read_input(input_json, input_file)
     runtime = _runtime(config)
     try:
-        warm, record = asyncio.run(_run_once(runtime, workflow, raw_input, tenant, warm_up))
+        warm, record = asyncio.run(
+            _run_once(runtime, workflow, raw_input, tenant, warm_up, not no_cache)
+        )
     except TierwiseError as exc:
         raise _fail(exc) from exc
     if as_json:
@@ -77,7 +80,7 @@ def run(
             _steps_table(
                 record.steps,
                 title=f"{record.workflow} run {record.run_id}",
-                total=(record.cost_usd, record.latency_ms),
+                total=(record.cost_usd, record.saved_cost_usd, record.latency_ms),
             )
         )
 
@@ -117,12 +120,17 @@ def _read_input(input_json: str | None, input_file: Path | None) -> Any:
 
 
 async def _run_once(
-    runtime: Runtime, workflow: str, raw_input: Any, tenant: str, warm_up: bool
+    runtime: Runtime,
+    workflow: str,
+    raw_input: Any,
+    tenant: str,
+    warm_up: bool,
+    use_cache: bool,
 ) -> tuple[tuple[StepRecord, ...], ExecutionRecord]:
     try:
         runtime.workflows.get(workflow).validate_input(raw_input)  # fail before warming up
         warm = await runtime.warm_up(workflow) if warm_up else ()
-        return warm, await runtime.run(workflow, raw_input, tenant=tenant)
+        return warm, await runtime.run(workflow, raw_input, tenant=tenant, use_cache=use_cache)
     finally:
         await runtime.aclose()
 
@@ -140,12 +148,24 @@ def _fail(exc: TierwiseError) -> typer.Exit:
 
 
 def _steps_table(
-    steps: Sequence[StepRecord], *, title: str, total: tuple[float, float] | None = None
+    steps: Sequence[StepRecord], *, title: str, total: tuple[float, float, float] | None = None
 ) -> Table:
+    """Per-step rows; ``total`` is (cost, saved cost, latency) of the execution."""
     table = Table(
-        "node", "tier", "model", "input", "cached", "output", "cost USD", "ms", title=title
+        "node",
+        "tier",
+        "model",
+        "input",
+        "cached",
+        "output",
+        "cache",
+        "cost USD",
+        "saved USD",
+        "ms",
+        title=title,
     )
     for step in steps:
+        similarity = f" {step.similarity:.2f}" if step.cache == "semantic" else ""
         table.add_row(
             step.node,
             step.tier,
@@ -153,12 +173,17 @@ def _steps_table(
             str(step.usage.input_tokens),
             str(step.usage.cached_input_tokens),
             str(step.usage.output_tokens),
+            step.cache + similarity,
             f"{step.cost_usd:.6f}",
+            f"{step.saved_cost_usd:.6f}",
             f"{step.latency_ms:.0f}",
         )
     if total is not None:
+        cost, saved, latency = total
         table.add_section()
-        table.add_row("total", "", "", "", "", "", f"{total[0]:.6f}", f"{total[1]:.0f}")
+        table.add_row(
+            "total", "", "", "", "", "", "", f"{cost:.6f}", f"{saved:.6f}", f"{latency:.0f}"
+        )
     return table
 
 

@@ -1,10 +1,17 @@
 """Configuration: tiers, prices and the workflow registry, read from ``tierwise.toml``."""
 
 from runtime.config._load import CONFIG_ENV_VAR, config_path, load_config, parse_config
-from runtime.config._model import EmbeddedEngineSettings, TierPrice, TierSpec, TierwiseConfig
+from runtime.config._model import (
+    CacheSettings,
+    EmbeddedEngineSettings,
+    TierPrice,
+    TierSpec,
+    TierwiseConfig,
+)
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "CacheSettings",
     "EmbeddedEngineSettings",
     "TierPrice",
     "TierSpec",

@@ -86,6 +86,17 @@ class EmbeddedEngineSettings(_Strict):
     """Where assembled model files are kept (relative paths are from the config file)."""
 
 
+class CacheSettings(_Strict):
+    """The step cache's backends. ``REDIS_URL`` / ``QDRANT_URL`` select servers."""
+
+    enabled: bool = True
+    """False bypasses every step cache (as ``--no-cache`` does for one run)."""
+    timeout_ms: float = Field(default=50.0, gt=0)
+    """Longest one cache operation may take before the step runs uncached."""
+    semantic_timeout_ms: float = Field(default=500.0, gt=0)
+    """The same for semantic lookups, which embed the key first."""
+
+
 class TierwiseConfig(_Strict):
     """The whole configuration file."""
 
@@ -93,6 +104,8 @@ class TierwiseConfig(_Strict):
     """Tiers from cheapest to most capable; escalation follows this order."""
     embedded: EmbeddedEngineSettings = EmbeddedEngineSettings()
     """The embedded engine, used by tiers with ``engine = "embedded"``."""
+    cache: CacheSettings = CacheSettings()
+    """The step cache."""
     state_dir: Path = Path(".tierwise")
     """Where run records are kept (relative paths are from the config file)."""
     workflows: dict[str, WorkflowTarget] = Field(default_factory=dict)

@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from runtime.cache import StepCache
 from runtime.config import TierSpec
 from runtime.engines import TierClient
 from runtime.errors import WorkflowError
@@ -42,6 +43,8 @@ class ExecutionContext:
     """Who the run is for."""
     tiers: TierResolver
     """Where model calls go."""
+    cache: StepCache | None = None
+    """The step cache; None bypasses it (``--no-cache``)."""
     steps: list[StepRecord] = field(default_factory=list)
     """Model calls made so far."""
 

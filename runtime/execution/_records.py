@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from runtime.costs import Usage
 
@@ -24,6 +24,12 @@ class StepRecord:
     """Priced from the usage and the tier's prices."""
     latency_ms: float
     """Wall time of the call, queueing on the engine included."""
+    cache: Literal["off", "miss", "exact", "semantic"] = "off"
+    """How the step's cache answered: not asked, missed, or hit exactly or semantically."""
+    similarity: float | None = None
+    """Similarity of the cache hit (1.0 when exact)."""
+    saved_cost_usd: float = 0.0
+    """What the reused answer cost when it was produced, saved by the hit."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -36,6 +42,9 @@ class StepRecord:
             "output_tokens": self.usage.output_tokens,
             "cost_usd": self.cost_usd,
             "latency_ms": round(self.latency_ms, 1),
+            "cache": self.cache,
+            "similarity": self.similarity,
+            "saved_cost_usd": self.saved_cost_usd,
         }
 
 
@@ -61,6 +70,11 @@ class ExecutionRecord:
         """Cost of the whole execution."""
         return sum(step.cost_usd for step in self.steps)
 
+    @property
+    def saved_cost_usd(self) -> float:
+        """What cache hits saved in this execution."""
+        return sum(step.saved_cost_usd for step in self.steps)
+
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of ``tierwise run --json``."""
         return {
@@ -69,6 +83,7 @@ class ExecutionRecord:
             "tenant": self.tenant,
             "output": self.output,
             "cost_usd": self.cost_usd,
+            "saved_cost_usd": self.saved_cost_usd,
             "latency_ms": round(self.latency_ms, 1),
             "steps": [step.as_dict() for step in self.steps],
         }

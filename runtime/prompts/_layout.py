@@ -95,6 +95,11 @@ def render_messages(
     return (Message("system", system), Message("user", user))
 
 
+def render_segment(segment: Segment, state: Mapping[str, Any], *, node: str) -> str:
+    """One segment filled from the state (a cache key input, a lint report)."""
+    return _fill(segment, state, node)
+
+
 def _fill(segment: Segment, state: Mapping[str, Any], node: str) -> str:
     try:
         return _FORMATTER.vformat(segment.template, (), state)

@@ -1,10 +1,10 @@
-"""One model call on behalf of a node: route to its tier, validate, price, record."""
+"""One model call on behalf of a node: route to its tier, price, record, validate."""
 
 from __future__ import annotations
 
 import json
 import time
-from typing import Any, TypeVar, overload
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -17,28 +17,6 @@ from runtime.prompts import Message
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
-@overload
-async def call_model(
-    *,
-    node: str,
-    tier: str,
-    messages: tuple[Message, ...],
-    output: type[OutputT],
-    max_tokens: int | None = None,
-) -> OutputT: ...
-
-
-@overload
-async def call_model(
-    *,
-    node: str,
-    tier: str,
-    messages: tuple[Message, ...],
-    output: None = None,
-    max_tokens: int | None = None,
-) -> str: ...
-
-
 async def call_model(
     *,
     node: str,
@@ -46,31 +24,34 @@ async def call_model(
     messages: tuple[Message, ...],
     output: type[BaseModel] | None = None,
     max_tokens: int | None = None,
-) -> BaseModel | str:
-    """Send the messages to the node's tier and return text, or a validated ``output``."""
+    cache: Literal["off", "miss"] = "off",
+) -> tuple[BaseModel | str, StepRecord]:
+    """Send the messages to the tier; return text (or a validated ``output``) and the record.
+
+    The call is recorded, and paid for, even when its output then fails validation.
+    """
     execution = current_execution()
     spec = execution.tiers.tier_spec(tier)
-    client = execution.tiers.tier_client(tier)
     request = ChatRequest(
         messages=messages,
         json_schema=None if output is None else output.model_json_schema(),
         max_tokens=max_tokens or spec.max_output_tokens,
     )
     started = time.perf_counter()
-    result = await client.chat(request)
-    execution.steps.append(
-        StepRecord(
-            node=node,
-            tier=tier,
-            model=result.model,
-            usage=result.usage,
-            cost_usd=price_step(result.usage, spec.price),
-            latency_ms=(time.perf_counter() - started) * 1000,
-        )
+    result = await execution.tiers.tier_client(tier).chat(request)
+    record = StepRecord(
+        node=node,
+        tier=tier,
+        model=result.model,
+        usage=result.usage,
+        cost_usd=price_step(result.usage, spec.price),
+        latency_ms=(time.perf_counter() - started) * 1000,
+        cache=cache,
     )
+    execution.steps.append(record)
     if output is None:
-        return result.text.strip()
-    return _validate(output, result, node=node, tier=tier)
+        return result.text.strip(), record
+    return _validate(output, result, node=node, tier=tier), record
 
 
 def _validate(output: type[OutputT], result: ChatResult, *, node: str, tier: str) -> OutputT:

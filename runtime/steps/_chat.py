@@ -46,9 +46,10 @@ async def chat(
     """Call the model of the running node's tier; a string is sent as one user message."""
     node, tier = running_node_tier(get_config())
     laid_out = (Message("user", messages),) if isinstance(messages, str) else tuple(messages)
-    return await call_model(
+    value, _ = await call_model(
         node=node, tier=tier, messages=laid_out, output=output, max_tokens=max_tokens
     )
+    return value
 
 
 def running_node(config: RunnableConfig) -> str:

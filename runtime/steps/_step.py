@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +13,19 @@ from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import StateGraph
 from pydantic import BaseModel
 
-from runtime.prompts import Message, Segment, Stability, render_messages
+from runtime.cache import (
+    CachedAnswer,
+    CacheHit,
+    CacheMode,
+    CachePolicy,
+    CacheScope,
+    key_text,
+    prompt_fingerprint,
+)
+from runtime.costs import Usage
+from runtime.errors import WorkflowError
+from runtime.execution import ExecutionContext, StepRecord, current_execution
+from runtime.prompts import Message, Segment, Stability, render_messages, render_segment
 from runtime.steps._call import as_state_value, call_model
 from runtime.steps._chat import TIER_KEY, running_node
 
@@ -34,20 +48,94 @@ class Step:
     """Cap on generated tokens; the tier's default when unset."""
     collect: bool = False
     """Write ``[result]`` for a list reducer (parallel branches gathering their results)."""
+    cache: CachePolicy | None = None
+    """Reuse earlier answers (exact or semantic); None never caches."""
 
     async def arun(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
-        """Run the step as a LangGraph node."""
+        """Run the step as a LangGraph node: answer from the cache, or call the tier."""
         node = running_node(config)
-        messages = render_messages(self.prompt, _as_mapping(state), node=node)
-        result = await call_model(
+        values = _as_mapping(state)
+        execution = current_execution()
+        lookup = self._cache_lookup(node, values, execution)
+        if lookup is not None:
+            scope, text = lookup
+            assert execution.cache is not None and self.cache is not None
+            started = time.perf_counter()
+            hit = await execution.cache.lookup(scope, self.cache, text)
+            if hit is not None:
+                execution.steps.append(self._hit_record(node, hit, started))
+                return self._update(hit.answer.value)
+        result, record = await call_model(
             node=node,
             tier=self.tier,
-            messages=messages,
+            messages=render_messages(self.prompt, values, node=node),
             output=self.output,
             max_tokens=self.max_tokens,
+            cache="off" if lookup is None else "miss",
         )
         value = as_state_value(result)
+        if lookup is not None:
+            assert execution.cache is not None and self.cache is not None
+            answer = CachedAnswer(
+                value=value, model=record.model, cost_usd=record.cost_usd, key_text=lookup[1]
+            )
+            await execution.cache.write(lookup[0], self.cache, answer)
+        return self._update(value)
+
+    def _update(self, value: Any) -> dict[str, Any]:
         return {self.writes: [value] if self.collect else value}
+
+    def _cache_lookup(
+        self, node: str, state: Mapping[str, Any], execution: ExecutionContext
+    ) -> tuple[CacheScope, str] | None:
+        """The scope and key text of this step's cache entry, or None when not caching."""
+        if self.cache is None or self.cache.mode is CacheMode.OFF or execution.cache is None:
+            return None
+        scope = CacheScope(
+            workflow=execution.workflow,
+            node=node,
+            prompt=self.fingerprint(),
+            model=execution.tiers.tier_spec(self.tier).model,
+            tenant=execution.tenant,
+        )
+        return scope, key_text(self._key_inputs(node, state))
+
+    def _key_inputs(self, node: str, state: Mapping[str, Any]) -> list[tuple[str, str]]:
+        assert self.cache is not None
+        segments = {segment.name: segment for segment in self.prompt}
+        inputs = []
+        for name in self.cache.key:
+            if name in segments:
+                inputs.append((name, render_segment(segments[name], state, node=node)))
+            elif name in state:
+                value = state[name]
+                text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                inputs.append((name, text))
+            else:
+                raise WorkflowError(
+                    f"node {node!r}: cache key {name!r} is neither a prompt segment nor a "
+                    f"state field (segments: {', '.join(segments)}; fields: {', '.join(state)})"
+                )
+        return inputs
+
+    def fingerprint(self) -> str:
+        """Hash of the prompt templates and output schema: a change invalidates the cache."""
+        schema = None if self.output is None else self.output.model_json_schema()
+        templates = [(s.name, s.template, int(s.stability)) for s in self.prompt]
+        return prompt_fingerprint(templates, schema)
+
+    def _hit_record(self, node: str, hit: CacheHit, started: float) -> StepRecord:
+        return StepRecord(
+            node=node,
+            tier=self.tier,
+            model=hit.answer.model,
+            usage=Usage(input_tokens=0, output_tokens=0),
+            cost_usd=0.0,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            cache=hit.kind,
+            similarity=round(hit.similarity, 4),
+            saved_cost_usd=hit.answer.cost_usd,
+        )
 
     def static_prefix(self) -> tuple[Message, ...]:
         """The part of the prompt that never changes between executions, as messages.

@@ -1,0 +1,31 @@
+"""Per-step caching: exact (in-process LRU or Redis) and semantic, scoped and guarded."""
+
+from runtime.cache._exact import CacheStoreError, KeyValueStore, MemoryStore, RedisStore
+from runtime.cache._keys import CacheScope, exact_key, key_text, normalise, prompt_fingerprint
+from runtime.cache._policy import CacheMode, CachePolicy
+from runtime.cache._step_cache import (
+    CachedAnswer,
+    CacheHit,
+    CacheMetrics,
+    SemanticLookup,
+    StepCache,
+)
+
+__all__ = [
+    "CacheHit",
+    "CacheMetrics",
+    "CacheMode",
+    "CachePolicy",
+    "CacheScope",
+    "CacheStoreError",
+    "CachedAnswer",
+    "KeyValueStore",
+    "MemoryStore",
+    "RedisStore",
+    "SemanticLookup",
+    "StepCache",
+    "exact_key",
+    "key_text",
+    "normalise",
+    "prompt_fingerprint",
+]

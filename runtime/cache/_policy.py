@@ -1,0 +1,61 @@
+"""``CachePolicy``: whether and how a step's answers are reused, declared next to its tier."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+_DAY = 86_400.0
+
+
+class CacheMode(StrEnum):
+    """How a step looks up earlier answers."""
+
+    OFF = "off"
+    """Never cached."""
+    EXACT = "exact"
+    """Reused when the normalised key inputs are identical."""
+    SEMANTIC = "semantic"
+    """Exact first, then reused when the key inputs mean the same (embedding similarity)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachePolicy:
+    """What forms a step's cache key and how long its answers live."""
+
+    mode: CacheMode = CacheMode.EXACT
+    """Off, exact or semantic."""
+    key: tuple[str, ...]
+    """Names of prompt segments or state fields whose values form the key; never the whole
+    rendered prompt, so shared instructions do not dilute similarity."""
+    ttl_s: float | None = _DAY
+    """Seconds an answer stays valid; None keeps it until evicted."""
+    max_entries: int = 10_000
+    """Entries kept per step and tenant in the in-process store (Redis evicts by TTL)."""
+    threshold: float = 0.92
+    """Cosine similarity a semantic hit needs at least (guards apply on top)."""
+
+    def __post_init__(self) -> None:
+        if self.mode is not CacheMode.OFF and not self.key:
+            raise ValueError("a cache policy needs at least one key input")
+        if self.ttl_s is not None and self.ttl_s <= 0:
+            raise ValueError("ttl_s must be positive (or None)")
+        if self.max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        if not 0.0 < self.threshold <= 1.0:
+            raise ValueError("threshold must be in (0, 1]")
+
+    @classmethod
+    def classification(cls, *key: str) -> CachePolicy:
+        """Labels depend only on the input and age slowly: semantic, kept for 30 days."""
+        return cls(mode=CacheMode.SEMANTIC, key=key, ttl_s=30 * _DAY)
+
+    @classmethod
+    def answer(cls, *key: str) -> CachePolicy:
+        """Answers from a knowledge base: semantic, kept for a day so edits show up."""
+        return cls(mode=CacheMode.SEMANTIC, key=key, ttl_s=_DAY)
+
+    @classmethod
+    def conversation(cls, *key: str) -> CachePolicy:
+        """Turns of a conversation repeat only verbatim and go stale fast: exact, 10 min."""
+        return cls(mode=CacheMode.EXACT, key=key, ttl_s=600.0)

@@ -1,0 +1,149 @@
+"""``StepCache``: per-step lookups and writes that degrade instead of failing the run."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable
+from dataclasses import asdict, dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+from runtime.cache._exact import CacheStoreError, KeyValueStore
+from runtime.cache._keys import CacheScope, exact_key
+from runtime.cache._policy import CacheMode, CachePolicy
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CachedAnswer:
+    """A validated step output and what producing it cost."""
+
+    value: Any
+    """The output as the state holds it (JSON-compatible)."""
+    model: str
+    """The model that produced it."""
+    cost_usd: float
+    """What the model call cost: what a hit saves."""
+    key_text: str
+    """The normalised key inputs it answered."""
+
+    def to_bytes(self) -> bytes:
+        """JSON encoding for the stores."""
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> CachedAnswer:
+        """Decode what ``to_bytes`` wrote."""
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheHit:
+    """A reused answer and how it was found."""
+
+    answer: CachedAnswer
+    """The reused answer."""
+    kind: Literal["exact", "semantic"]
+    """Which lookup found it."""
+    similarity: float
+    """1.0 for exact hits; the cosine similarity for semantic ones."""
+
+
+class SemanticLookup(Protocol):
+    """The semantic half of the cache (embeddings + vector index)."""
+
+    async def search(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
+        """The most similar guarded entry at or above the policy's threshold."""
+        ...
+
+    async def add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
+        """Index an answer under its key text."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the index."""
+        ...
+
+
+@dataclass(slots=True)
+class CacheMetrics:
+    """Counters an operator reads (exported as metrics with the tracing work)."""
+
+    lookups: int = 0
+    exact_hits: int = 0
+    semantic_hits: int = 0
+    errors: int = 0
+
+
+class StepCache:
+    """Exact lookups, then semantic ones; any backend failure means "run uncached"."""
+
+    def __init__(
+        self,
+        store: KeyValueStore,
+        semantic: SemanticLookup | None,
+        *,
+        timeout_s: float,
+    ) -> None:
+        self._store = store
+        self._semantic = semantic
+        self._timeout_s = timeout_s
+        self.metrics = CacheMetrics()
+
+    async def lookup(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
+        """A reusable answer for ``text`` in ``scope``, or None."""
+        if policy.mode is CacheMode.OFF:
+            return None
+        self.metrics.lookups += 1
+        raw = await self._guarded("lookup", self._store.get(exact_key(scope, text)))
+        if raw is not None:
+            self.metrics.exact_hits += 1
+            return CacheHit(answer=CachedAnswer.from_bytes(raw), kind="exact", similarity=1.0)
+        if policy.mode is CacheMode.SEMANTIC and self._semantic is not None:
+            hit = await self._guarded("semantic lookup", self._semantic.search(scope, policy, text))
+            if hit is not None:
+                self.metrics.semantic_hits += 1
+            return hit
+        return None
+
+    async def write(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
+        """Store a validated answer under its exact key (and its embedding when semantic)."""
+        if policy.mode is CacheMode.OFF:
+            return
+        await self._guarded(
+            "write",
+            self._store.set(
+                exact_key(scope, answer.key_text),
+                answer.to_bytes(),
+                ttl_s=policy.ttl_s,
+                namespace=scope.id,
+                max_entries=policy.max_entries,
+            ),
+        )
+        if policy.mode is CacheMode.SEMANTIC and self._semantic is not None:
+            await self._guarded("semantic write", self._semantic.add(scope, policy, answer))
+
+    async def _guarded(self, what: str, operation: Awaitable[T]) -> T | None:
+        started = time.perf_counter()
+        try:
+            return await asyncio.wait_for(operation, timeout=self._timeout_s)
+        except (CacheStoreError, TimeoutError, OSError) as exc:
+            self.metrics.errors += 1
+            log.warning(
+                "cache %s failed after %.0f ms, running uncached: %s",
+                what,
+                (time.perf_counter() - started) * 1000,
+                exc or type(exc).__name__,
+            )
+            return None
+
+    async def aclose(self) -> None:
+        """Close the backends."""
+        await self._store.aclose()
+        if self._semantic is not None:
+            await self._semantic.aclose()

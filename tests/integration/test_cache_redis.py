@@ -1,0 +1,162 @@
+"""The exact step cache on real Redis: the machine's shared one, and a private one we kill."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.graph import START, StateGraph
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
+from runtime.cache import RedisStore
+from runtime.config import parse_config
+from tests.fakes import FakeTierClient
+
+pytestmark = pytest.mark.integration
+
+SHARED_REDIS = "redis://127.0.0.1:6379/0"
+CONFIG = {
+    "tiers": {
+        "small": {
+            "engine": "embedded",
+            "model": "smollm2-135m-instruct",
+            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
+        },
+    },
+}
+
+
+class Label(BaseModel):
+    label: str
+
+
+class State(TypedDict, total=False):
+    question: str
+    first: dict[str, Any]
+    second: dict[str, Any]
+
+
+def step(writes: str) -> Step:
+    return Step(
+        tier="small",
+        prompt=(Segment.node("task", f"Label ({writes})."), Segment.volatile("q", "{question}")),
+        output=Label,
+        writes=writes,
+        cache=CachePolicy(mode=CacheMode.EXACT, key=("q",), ttl_s=60),
+    )
+
+
+def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> Runtime:
+    monkeypatch.setenv("REDIS_URL", url)
+    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
+    client = FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+    return Runtime(config, clients={"small": client})
+
+
+def one_step_graph() -> Any:
+    builder = StateGraph(State)
+    add_step(builder, "first", step("first"))
+    builder.add_edge(START, "first")
+    return builder.compile()
+
+
+async def test_redis_store_round_trip_and_ttl_expiry() -> None:
+    store = RedisStore(SHARED_REDIS, timeout_s=0.5)
+    key = f"tierwise:test:{uuid.uuid4()}"
+    await store.set(key, b"value", ttl_s=0.3, namespace="n", max_entries=1)
+    assert await store.get(key) == b"value"
+    await asyncio.sleep(0.5)
+    assert await store.get(key) is None
+    await store.aclose()
+
+
+async def test_a_second_runtime_hits_what_the_first_wrote_but_not_for_another_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow = f"redis-test-{uuid.uuid4()}"  # a scope no earlier run has written
+    writer = runtime(tmp_path / "a", monkeypatch, SHARED_REDIS)
+    reader = runtime(tmp_path / "b", monkeypatch, SHARED_REDIS)
+    outcomes = []
+    for rt, tenant in ((writer, "acme"), (reader, "acme"), (reader, "globex")):
+        with rt.execution(workflow, tenant=tenant) as execution:
+            await one_step_graph().ainvoke({"question": "I was charged twice"})
+        outcomes.append(execution.steps[-1].cache)
+    await writer.aclose()
+    await reader.aclose()
+    assert outcomes == ["miss", "exact", "miss"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed (the CI script installs the services)")
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            server,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0", process
+    process.kill()
+    process.wait()
+
+
+async def test_redis_dying_mid_run_degrades_to_uncached_and_the_run_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_redis: tuple[str, Any]
+) -> None:
+    url, process = private_redis
+    rt = runtime(tmp_path, monkeypatch, url)
+
+    def stop_redis(state: State) -> dict[str, Any]:
+        process.kill()
+        process.wait()
+        return {}
+
+    builder = StateGraph(State)
+    add_step(builder, "first", step("first"))
+    builder.add_node("stop_redis", stop_redis)
+    add_step(builder, "second", step("second"))
+    builder.add_edge(START, "first")
+    builder.add_edge("first", "stop_redis")
+    builder.add_edge("stop_redis", "second")
+    with rt.execution("degrade") as execution:
+        out = await builder.compile().ainvoke({"question": "q"})
+    await rt.aclose()
+    assert out["second"] == {"label": "billing"}
+    assert [s.cache for s in execution.steps] == ["miss", "miss"]
+    assert rt.cache is not None and rt.cache.metrics.errors >= 2  # lookup and write failed

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from runtime.cache import (
+    CachedAnswer,
+    CacheMode,
+    CachePolicy,
+    CacheScope,
+    CacheStoreError,
+    MemoryStore,
+    StepCache,
+    exact_key,
+    key_text,
+    normalise,
+)
+
+SCOPE = CacheScope(workflow="w", node="n", prompt="p", model="m", tenant="t")
+EXACT = CachePolicy(mode=CacheMode.EXACT, key=("question",), ttl_s=10)
+
+
+def test_normalise_folds_case_width_and_whitespace() -> None:
+    assert normalise("  I was\tCHARGED  twice\n") == "i was charged twice"
+    assert normalise("\uff46\uff55\uff4c\uff4c width") == "full width"
+
+
+@pytest.mark.parametrize("field", ["workflow", "node", "prompt", "model", "tenant"])
+def test_every_part_of_the_scope_changes_the_key(field: str) -> None:
+    values = {f: getattr(SCOPE, f) for f in ("workflow", "node", "prompt", "model", "tenant")}
+    other = CacheScope(**{**values, field: "other"})
+    text = key_text([("question", "hi")])
+    assert exact_key(other, text) != exact_key(SCOPE, text)
+
+
+def test_key_inputs_are_named_so_fields_cannot_collide() -> None:
+    assert key_text([("a", "x y")]) != key_text([("a", "x"), ("b", "y")])
+    assert key_text([("q", "Hi  there")]) == key_text([("q", "hi there")])
+
+
+def test_policy_validation_and_defaults_per_kind_of_step() -> None:
+    with pytest.raises(ValueError, match="at least one key input"):
+        CachePolicy(key=())
+    assert CachePolicy.classification("q").ttl_s > CachePolicy.conversation("q").ttl_s
+    assert CachePolicy.conversation("q").mode is CacheMode.EXACT
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_store_expires_entries_and_bounds_each_namespace() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    await store.set("a", b"1", ttl_s=5, namespace="s", max_entries=2)
+    await store.set("b", b"2", ttl_s=None, namespace="s", max_entries=2)
+    await store.set("x", b"9", ttl_s=None, namespace="other", max_entries=2)
+    assert await store.get("a") == b"1"  # a is now the most recently used
+    await store.set("c", b"3", ttl_s=None, namespace="s", max_entries=2)  # evicts b
+    assert await store.get("b") is None
+    assert await store.get("x") == b"9"  # other namespaces are untouched
+    clock.now = 5.0
+    assert await store.get("a") is None  # expired
+    assert await store.get("c") == b"3"
+
+
+class BrokenStore:
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.delay = delay
+
+    async def get(self, key: str) -> bytes | None:
+        await asyncio.sleep(self.delay)
+        raise CacheStoreError("connection refused")
+
+    async def set(self, key: str, value: bytes, **_: object) -> None:
+        await asyncio.sleep(self.delay)
+        raise CacheStoreError("connection refused")
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize("delay", [0.0, 5.0])
+async def test_a_failing_or_slow_store_degrades_to_a_miss_with_a_warning(
+    delay: float, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = StepCache(BrokenStore(delay=delay), semantic=None, timeout_s=0.05)
+    answer = CachedAnswer(value="v", model="m", cost_usd=0.1, key_text="k")
+    with caplog.at_level(logging.WARNING):
+        assert await cache.lookup(SCOPE, EXACT, "k") is None
+        await cache.write(SCOPE, EXACT, answer)
+    assert cache.metrics.errors == 2
+    assert "running uncached" in caplog.text
+
+
+async def test_an_exact_hit_returns_the_stored_answer() -> None:
+    cache = StepCache(MemoryStore(), semantic=None, timeout_s=0.05)
+    answer = CachedAnswer(value={"a": 1}, model="m", cost_usd=0.25, key_text="question: hi")
+    await cache.write(SCOPE, EXACT, answer)
+    hit = await cache.lookup(SCOPE, EXACT, "question: hi")
+    assert hit is not None and hit.kind == "exact" and hit.answer == answer
+    assert await cache.lookup(SCOPE, EXACT, "question: bye") is None
+    off = CachePolicy(mode=CacheMode.OFF, key=("question",))
+    assert await cache.lookup(SCOPE, off, "question: hi") is None

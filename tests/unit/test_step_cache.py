@@ -1,0 +1,147 @@
+"""Steps answered from the cache: cost, visibility, scope and invalidation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from langgraph.graph import START, StateGraph
+from pydantic import BaseModel
+from typing_extensions import TypedDict
+
+from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
+from runtime.config import parse_config
+from runtime.errors import WorkflowError
+from tests.fakes import FakeTierClient
+
+CONFIG = {
+    "tiers": {
+        "small": {
+            "engine": "embedded",
+            "model": "smollm2-135m-instruct",
+            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
+        },
+    },
+}
+
+
+class Label(BaseModel):
+    label: str
+
+
+class State(TypedDict, total=False):
+    question: str
+    label: dict[str, Any]
+
+
+class ContextState(State, total=False):
+    context: str
+
+
+def label_step(instructions: str = "Label it.", key: tuple[str, ...] = ("question",)) -> Step:
+    return Step(
+        tier="small",
+        prompt=(
+            Segment.global_("policy", "You label support questions."),
+            Segment.node("task", instructions),
+            Segment.volatile("question", "Q: {question}"),
+        ),
+        output=Label,
+        writes="label",
+        cache=CachePolicy(mode=CacheMode.EXACT, key=key),
+    )
+
+
+def graph(step: Step) -> Any:
+    builder = StateGraph(State)
+    add_step(builder, "label", step)
+    builder.add_edge(START, "label")
+    return builder.compile()
+
+
+@pytest.fixture
+def client() -> FakeTierClient:
+    return FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+
+
+@pytest.fixture
+def runtime(tmp_path: Any, client: FakeTierClient) -> Runtime:
+    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
+    return Runtime(config, clients={"small": client})
+
+
+async def run(runtime: Runtime, step: Step, question: str, **kwargs: Any) -> Any:
+    with runtime.execution("demo", **kwargs) as execution:
+        out = await graph(step).ainvoke({"question": question})
+    return out, execution.steps[-1]
+
+
+async def test_a_repeated_input_is_answered_from_the_cache_for_free(
+    runtime: Runtime, client: FakeTierClient
+) -> None:
+    step = label_step()
+    first_out, first = await run(runtime, step, "I was charged twice")
+    again_out, again = await run(runtime, step, "  i was CHARGED twice ")
+    assert first.cache == "miss" and first.cost_usd > 0
+    assert again.cache == "exact" and again.similarity == 1.0
+    assert again.cost_usd == 0 and again.saved_cost_usd == first.cost_usd
+    assert again.usage.input_tokens == 0
+    assert again_out["label"] == first_out["label"]
+    assert len(client.requests) == 1
+    assert again.as_dict()["cache"] == "exact"
+
+
+async def test_one_tenant_never_receives_another_tenants_answer(
+    runtime: Runtime, client: FakeTierClient
+) -> None:
+    step = label_step()
+    await run(runtime, step, "same question", tenant="acme")
+    _, other = await run(runtime, step, "same question", tenant="globex")
+    assert other.cache == "miss"
+    assert len(client.requests) == 2
+
+
+async def test_changing_the_prompt_never_serves_old_answers(
+    runtime: Runtime, client: FakeTierClient
+) -> None:
+    await run(runtime, label_step("Label it."), "q")
+    _, changed = await run(runtime, label_step("Label it carefully."), "q")
+    assert changed.cache == "miss"
+
+
+async def test_no_cache_bypasses_lookups_and_writes(
+    runtime: Runtime, client: FakeTierClient
+) -> None:
+    step = label_step()
+    _, bypassed = await run(runtime, step, "q", use_cache=False)
+    _, first = await run(runtime, step, "q")
+    assert bypassed.cache == "off" and first.cache == "miss"
+
+
+async def test_the_key_is_only_the_declared_inputs_not_the_whole_prompt(
+    runtime: Runtime,
+) -> None:
+    step = Step(
+        tier="small",
+        prompt=(
+            Segment.execution("context", "Context: {context}"),
+            Segment.volatile("question", "Q: {question}"),
+        ),
+        output=Label,
+        writes="label",
+        cache=CachePolicy(mode=CacheMode.EXACT, key=("question",)),
+    )
+    builder = StateGraph(ContextState)
+    add_step(builder, "label", step)
+    builder.add_edge(START, "label")
+    compiled = builder.compile()
+    with runtime.execution("demo") as execution:
+        await compiled.ainvoke({"question": "q", "context": "monday"})
+        await compiled.ainvoke({"question": "q", "context": "tuesday"})
+    assert [s.cache for s in execution.steps] == ["miss", "exact"]
+
+
+async def test_an_unknown_key_input_names_the_node(runtime: Runtime) -> None:
+    with pytest.raises(WorkflowError, match=r"node 'label': cache key 'ticket'"):
+        await run(runtime, label_step(key=("ticket",)), "q")
