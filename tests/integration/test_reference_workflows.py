@@ -51,8 +51,18 @@ async def test_support_triage_runs_on_both_tiers_and_reuses_the_policy_prefix(
     assert stored is not None and stored["cost_usd"] == record.cost_usd
 
 
+async def test_a_repeated_question_is_answered_from_the_step_cache(runtime: Runtime) -> None:
+    first = await runtime.run("support_triage", QUESTION)
+    again = await runtime.run("support_triage", QUESTION)
+    assert [s.cache for s in again.steps] == ["exact", "exact", "exact"]
+    assert again.cost_usd == 0
+    assert again.output["answer"] == first.output["answer"]
+    assert again.saved_cost_usd > 0
+    fresh = await runtime.run("support_triage", QUESTION, use_cache=False)
+    assert [s.cache for s in fresh.steps] == ["off", "off", "off"]
+
+
 async def test_a_second_execution_reuses_every_steps_prefix(runtime: Runtime) -> None:
-    await runtime.run("support_triage", QUESTION)
     record = await runtime.run("support_triage", {"question": "My invoice is missing"})
     for step in record.steps:
         assert step.usage.cached_input_tokens > 250, step
@@ -122,7 +132,11 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
             "output_tokens",
             "cost_usd",
             "latency_ms",
+            "cache",
+            "similarity",
+            "saved_cost_usd",
         }
+        assert step["cache"] == "miss"
     assert result["steps"][-1]["cached_input_tokens"] > 0
     assert result["cost_usd"] == pytest.approx(sum(s["cost_usd"] for s in result["steps"]))
 
