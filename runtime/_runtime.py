@@ -10,7 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from runtime.cache import KeyValueStore, MemoryStore, RedisStore, StepCache
+from runtime.cache import (
+    CacheMode,
+    KeyValueStore,
+    LocalEmbedder,
+    MemoryStore,
+    QdrantSemanticCache,
+    RedisStore,
+    SemanticLookup,
+    StepCache,
+)
 from runtime.config import TierSpec, TierwiseConfig, load_config
 from runtime.costs import price_step
 from runtime.engines import (
@@ -29,13 +38,29 @@ DEFAULT_TENANT = "default"
 
 
 def step_cache(config: TierwiseConfig) -> StepCache:
-    """The step cache: Redis when ``REDIS_URL`` is set, an in-process LRU otherwise."""
+    """The step cache: exact entries in Redis or in-process, semantic ones in Qdrant.
+
+    ``REDIS_URL`` selects Redis (else an in-process LRU); ``QDRANT_URL`` a Qdrant server
+    (else local mode under the state folder).
+    """
     timeout_s = config.cache.timeout_ms / 1000
     redis_url = os.environ.get("REDIS_URL")
     store: KeyValueStore = (
         RedisStore(redis_url, timeout_s=timeout_s) if redis_url else MemoryStore()
     )
-    return StepCache(store, semantic=None, timeout_s=timeout_s)
+    qdrant_url = os.environ.get("QDRANT_URL")
+
+    def open_semantic() -> SemanticLookup:
+        return QdrantSemanticCache.open(
+            LocalEmbedder(), path=config.state_dir / "qdrant", url=qdrant_url
+        )
+
+    return StepCache(
+        store,
+        semantic=open_semantic,
+        timeout_s=timeout_s,
+        semantic_timeout_s=config.cache.semantic_timeout_ms / 1000,
+    )
 
 
 class Runtime:
@@ -130,7 +155,12 @@ class Runtime:
         """
         records = []
         seen: set[tuple[str, tuple[Message, ...]]] = set()
-        for node, step in steps_of(self.workflows.get(workflow).graph.builder).items():
+        steps = steps_of(self.workflows.get(workflow).graph.builder)
+        if self.cache is not None and any(
+            s.cache is not None and s.cache.mode is CacheMode.SEMANTIC for s in steps.values()
+        ):
+            await self.cache.prepare_semantic()  # loads the embedding model
+        for node, step in steps.items():
             prefix = step.static_prefix()
             if (step.tier, prefix) in seen:
                 continue

@@ -53,10 +53,10 @@ class CacheScope:
 
 
 def key_text(inputs: Sequence[tuple[str, str]]) -> str:
-    """The normalised key inputs as one text (what a semantic lookup embeds)."""
-    return "\n".join(f"{name}: {normalise(value)}" for name, value in inputs)
+    """The named key inputs as one text, as written (the guards need case and punctuation)."""
+    return "\n".join(f"{name}: {value}" for name, value in inputs)
 
 
 def exact_key(scope: CacheScope, text: str) -> str:
-    """The exact-match key of ``text`` within ``scope``."""
-    return f"tierwise:step:{scope.id}:{_digest(text)}"
+    """The exact-match key of ``text`` within ``scope``: equal after normalisation."""
+    return f"tierwise:step:{scope.id}:{_digest(normalise(text))}"

@@ -32,8 +32,9 @@ class CachePolicy:
     """Seconds an answer stays valid; None keeps it until evicted."""
     max_entries: int = 10_000
     """Entries kept per step and tenant in the in-process store (Redis evicts by TTL)."""
-    threshold: float = 0.92
-    """Cosine similarity a semantic hit needs at least (guards apply on top)."""
+    threshold: float = 0.8
+    """Cosine similarity a semantic hit needs at least (guards apply on top); 0.8 suits
+    all-MiniLM-L6-v2, whose paraphrases score 0.75-0.95 (calibrate with `eval cache`)."""
 
     def __post_init__(self) -> None:
         if self.mode is not CacheMode.OFF and not self.key:

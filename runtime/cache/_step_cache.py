@@ -6,11 +6,11 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from runtime.cache._exact import CacheStoreError, KeyValueStore
+from runtime.cache._exact import KeyValueStore
 from runtime.cache._keys import CacheScope, exact_key
 from runtime.cache._policy import CacheMode, CachePolicy
 
@@ -86,14 +86,34 @@ class StepCache:
     def __init__(
         self,
         store: KeyValueStore,
-        semantic: SemanticLookup | None,
+        semantic: Callable[[], SemanticLookup] | None,
         *,
         timeout_s: float,
+        semantic_timeout_s: float | None = None,
     ) -> None:
+        """``semantic`` opens the semantic half on first use (it loads an embedding model)."""
         self._store = store
-        self._semantic = semantic
+        self._open_semantic = semantic
+        self._semantic: SemanticLookup | None = None
+        self._semantic_failed = False
+        self._opening = asyncio.Lock()
         self._timeout_s = timeout_s
+        self._semantic_timeout_s = semantic_timeout_s or timeout_s
         self.metrics = CacheMetrics()
+
+    async def prepare_semantic(self) -> SemanticLookup | None:
+        """Open the semantic cache now (warm-up), or return it; None when unavailable."""
+        if self._semantic is not None or self._semantic_failed or self._open_semantic is None:
+            return self._semantic
+        async with self._opening:
+            if self._semantic is None and not self._semantic_failed:
+                try:
+                    self._semantic = await asyncio.to_thread(self._open_semantic)
+                except Exception as exc:  # any failure to open means: exact only
+                    self._semantic_failed = True
+                    self.metrics.errors += 1
+                    log.warning("semantic cache unavailable, using exact matches only: %s", exc)
+        return self._semantic
 
     async def lookup(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
         """A reusable answer for ``text`` in ``scope``, or None."""
@@ -104,12 +124,15 @@ class StepCache:
         if raw is not None:
             self.metrics.exact_hits += 1
             return CacheHit(answer=CachedAnswer.from_bytes(raw), kind="exact", similarity=1.0)
-        if policy.mode is CacheMode.SEMANTIC and self._semantic is not None:
-            hit = await self._guarded("semantic lookup", self._semantic.search(scope, policy, text))
-            if hit is not None:
-                self.metrics.semantic_hits += 1
-            return hit
-        return None
+        semantic = await self.prepare_semantic() if policy.mode is CacheMode.SEMANTIC else None
+        if semantic is None:
+            return None
+        hit = await self._guarded(
+            "semantic lookup", semantic.search(scope, policy, text), self._semantic_timeout_s
+        )
+        if hit is not None:
+            self.metrics.semantic_hits += 1
+        return hit
 
     async def write(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
         """Store a validated answer under its exact key (and its embedding when semantic)."""
@@ -125,20 +148,26 @@ class StepCache:
                 max_entries=policy.max_entries,
             ),
         )
-        if policy.mode is CacheMode.SEMANTIC and self._semantic is not None:
-            await self._guarded("semantic write", self._semantic.add(scope, policy, answer))
+        semantic = await self.prepare_semantic() if policy.mode is CacheMode.SEMANTIC else None
+        if semantic is not None:
+            await self._guarded(
+                "semantic write", semantic.add(scope, policy, answer), self._semantic_timeout_s
+            )
 
-    async def _guarded(self, what: str, operation: Awaitable[T]) -> T | None:
+    async def _guarded(
+        self, what: str, operation: Awaitable[T], timeout_s: float | None = None
+    ) -> T | None:
         started = time.perf_counter()
         try:
-            return await asyncio.wait_for(operation, timeout=self._timeout_s)
-        except (CacheStoreError, TimeoutError, OSError) as exc:
+            return await asyncio.wait_for(operation, timeout=timeout_s or self._timeout_s)
+        except Exception as exc:  # a cache must never fail the step: degrade, loudly
             self.metrics.errors += 1
             log.warning(
-                "cache %s failed after %.0f ms, running uncached: %s",
+                "cache %s failed after %.0f ms, running uncached: %s: %s",
                 what,
                 (time.perf_counter() - started) * 1000,
-                exc or type(exc).__name__,
+                type(exc).__name__,
+                exc,
             )
             return None
 

@@ -37,7 +37,9 @@ def test_every_part_of_the_scope_changes_the_key(field: str) -> None:
 
 def test_key_inputs_are_named_so_fields_cannot_collide() -> None:
     assert key_text([("a", "x y")]) != key_text([("a", "x"), ("b", "y")])
-    assert key_text([("q", "Hi  there")]) == key_text([("q", "hi there")])
+    assert exact_key(SCOPE, key_text([("q", "Hi  there")])) == exact_key(
+        SCOPE, key_text([("q", "hi there")])
+    )
 
 
 def test_policy_validation_and_defaults_per_kind_of_step() -> None:

