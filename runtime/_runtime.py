@@ -67,15 +67,21 @@ class Runtime:
     """Executes workflows on their tiers and records what every execution cost."""
 
     def __init__(
-        self, config: TierwiseConfig, *, clients: Mapping[str, TierClient] | None = None
+        self,
+        config: TierwiseConfig,
+        *,
+        clients: Mapping[str, TierClient] | None = None,
+        cache: StepCache | None = None,
     ) -> None:
-        """``clients`` replaces the configured engines per tier (unit tests pass fakes)."""
+        """Build a runtime; ``clients`` and ``cache`` replace the configured ones (tests)."""
         self.config = config
         self.workflows = WorkflowRegistry(config.workflows)
         self.runs = RunStore(config.state_dir / "runs.sqlite")
         self._engine = EmbeddedEngine(config.embedded)
         self._clients: dict[str, TierClient] = dict(clients or {})
-        self.cache = step_cache(config) if config.cache.enabled else None
+        if cache is None and config.cache.enabled:
+            cache = step_cache(config)
+        self.cache = cache
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None) -> Runtime:

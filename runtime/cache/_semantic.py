@@ -151,7 +151,8 @@ class QdrantSemanticCache:
                     size=embedder.dimension, distance=models.Distance.COSINE
                 ),
             )
-            client.create_payload_index(_COLLECTION, "scope", models.PayloadSchemaType.KEYWORD)
+            if not local:  # a server filters by scope through this index
+                client.create_payload_index(_COLLECTION, "scope", models.PayloadSchemaType.KEYWORD)
         self._mirror: _ScopeMirror | None = None
         if local:
             self._mirror = _ScopeMirror()

@@ -1,0 +1,153 @@
+"""The semantic step cache with the real embedding model and Qdrant local mode."""
+
+from __future__ import annotations
+
+import gc
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.graph import START, StateGraph
+from pydantic import BaseModel
+from qdrant_client import QdrantClient
+from typing_extensions import TypedDict
+
+from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
+from runtime.cache import LocalEmbedder, MemoryStore, QdrantSemanticCache, StepCache
+from runtime.config import parse_config
+from tests.fakes import FakeTierClient
+
+pytestmark = pytest.mark.integration
+
+CONFIG = {
+    "tiers": {
+        "small": {
+            "engine": "embedded",
+            "model": "smollm2-135m-instruct",
+            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
+        },
+    },
+}
+
+
+class Label(BaseModel):
+    label: str
+
+
+class State(TypedDict, total=False):
+    question: str
+    label: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> LocalEmbedder:
+    return LocalEmbedder()
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, embedder: LocalEmbedder) -> Iterator[Runtime]:
+    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
+    cache = StepCache(
+        MemoryStore(),
+        semantic=lambda: QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None),
+        timeout_s=0.05,
+        semantic_timeout_s=2.0,
+    )
+    client = FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+    yield Runtime(config, clients={"small": client}, cache=cache)
+    assert cache.metrics.errors == 0  # the semantic half really ran
+
+
+def graph(ttl_s: float = 3600.0) -> Any:
+    step = Step(
+        tier="small",
+        prompt=(Segment.node("task", "Label it."), Segment.volatile("question", "{question}")),
+        output=Label,
+        writes="label",
+        cache=CachePolicy(mode=CacheMode.SEMANTIC, key=("question",), ttl_s=ttl_s),
+    )
+    builder = StateGraph(State)
+    add_step(builder, "label", step)
+    builder.add_edge(START, "label")
+    return builder.compile()
+
+
+async def outcomes(
+    runtime: Runtime, questions: list[tuple[str, str]], ttl_s: float = 3600.0
+) -> list[tuple[str, float | None]]:
+    compiled = graph(ttl_s)
+    found = []
+    for tenant, question in questions:
+        with runtime.execution("semantic", tenant=tenant) as execution:
+            await compiled.ainvoke({"question": question})
+        found.append((execution.steps[-1].cache, execution.steps[-1].similarity))
+    return found
+
+
+async def test_a_paraphrase_is_a_semantic_hit_with_its_similarity(runtime: Runtime) -> None:
+    (first, _), (second, similarity) = await outcomes(
+        runtime,
+        [("t", "How do I reset my password?"), ("t", "I forgot my password, how can I reset it?")],
+    )
+    assert (first, second) == ("miss", "semantic")
+    assert similarity is not None and 0.8 <= similarity < 1.0
+
+
+async def test_a_negation_pair_misses_although_it_embeds_closely(runtime: Runtime) -> None:
+    found = await outcomes(
+        runtime, [("t", "Can I get a refund?"), ("t", "Can I not get a refund?")]
+    )
+    assert [kind for kind, _ in found] == ["miss", "miss"]
+
+
+async def test_the_same_question_from_another_tenant_is_never_a_hit(runtime: Runtime) -> None:
+    found = await outcomes(
+        runtime,
+        [
+            ("acme", "Where are my invoices?"),
+            ("globex", "Where are my invoices?"),
+            ("globex", "Where can I find my invoices?"),
+        ],
+    )
+    assert [kind for kind, _ in found] == ["miss", "miss", "semantic"]
+
+
+async def test_expired_entries_are_not_served(runtime: Runtime) -> None:
+    compiled_ttl = 0.5
+    await outcomes(runtime, [("t", "Where is my hardware order?")], ttl_s=compiled_ttl)
+    time.sleep(0.6)
+    # a paraphrase: the exact entry expired too, so only an expired vector could answer
+    found = await outcomes(runtime, [("t", "Where's my hardware order?")], ttl_s=compiled_ttl)
+    assert found[0][0] == "miss"
+
+
+# qdrant-client leaves the lock file of a failed open to the garbage collector
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_a_locked_qdrant_folder_degrades_to_exact_matches(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    holder = QdrantClient(path=str(tmp_path / "qdrant"))  # another process holds the folder
+    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
+    cache = StepCache(
+        MemoryStore(),
+        semantic=lambda: QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None),
+        timeout_s=0.05,
+    )
+    client = FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+    rt = Runtime(config, clients={"small": client}, cache=cache)
+    found = await outcomes(
+        rt,
+        [
+            ("t", "Where are my invoices?"),
+            ("t", "Where are my invoices?"),
+            ("t", "Where can I find my invoices?"),
+        ],
+    )
+    holder.close()
+    gc.collect()  # collect the failed client here, where the warning filters apply
+    assert [kind for kind, _ in found] == ["miss", "exact", "miss"]
+    assert cache.metrics.errors == 1

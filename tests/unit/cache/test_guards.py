@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+
+from runtime.cache import conflict
+
+
+@pytest.mark.parametrize(
+    ("query", "cached", "reason"),
+    [
+        ("How do I enable 2FA?", "How do I disable 2FA?", "antonyms"),
+        ("Can I get a refund?", "Can I not get a refund?", "negation"),
+        ("I can log in", "I cannot log in", "negation"),
+        ("Where is order 1234?", "Where is order 1243?", "numbers"),
+        ("Refund invoice INV-A7", "Refund invoice INV-B7", "identifiers"),
+        ("I was charged twice in March", "I was charged twice in May", "dates"),
+        ("Does it work with Acme?", "Does it work with Globex?", "named entities"),
+        ("Refund on my annual plan", "Refund on my monthly plan", "antonyms"),
+    ],
+)
+def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
+    found = conflict(query, cached)
+    assert found is not None and found.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("query", "cached"),
+    [
+        ("I was charged twice this month", "I got billed two times this month"),
+        ("How do I reset my password?", "I forgot my password, how can I reset it?"),
+        ("I cannot log in", "I can't sign in"),
+        ("Does Acme support SSO?", "Is SSO supported by Acme?"),
+        ("question: Where are my invoices?", "question: where can I find my invoices"),
+    ],
+)
+def test_true_paraphrases_pass(query: str, cached: str) -> None:
+    assert conflict(query, cached) is None
