@@ -66,6 +66,18 @@ _ANTONYM_PAIRS = (
     ("pass", "fail"),
     ("valid", "invalid"),
     ("success", "failure"),
+    ("accept", "decline"),
+    ("lost", "found"),
+    ("forgot", "know"),
+    ("forgot", "remember"),
+    ("restore", "delete"),
+    ("online", "offline"),
+    ("at rest", "in transit"),
+    ("this month", "last month"),
+    ("this month", "next month"),
+    ("last month", "next month"),
+    ("this year", "last year"),
+    ("this week", "last week"),
 )
 
 _MONTHS_AND_DAYS = frozenset(
@@ -95,18 +107,31 @@ def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | 
     return None
 
 
+_INFLECTIONS = ("", "s", "d", "ed", "ing")
+
+
 def _has(term: str, words: set[str], text: str) -> bool:
-    return term in words if " " not in term else term in text
+    if " " in term:
+        return term in text
+    return any(term + ending in words for ending in _INFLECTIONS)
 
 
 def _entities(text: str) -> set[str]:
-    """Capitalised words that do not merely start a sentence: names of people, firms, places."""
+    """Capitalised words that do not merely start a sentence: names of people, firms, places.
+
+    All-capital acronyms (API, PDF, SSO) name things, not parties, and are left out.
+    """
     found = set()
     for sentence in _SENTENCE.split(text):
         for match in _CAPITALISED.finditer(sentence):
-            if match.start() > 0:
+            if match.start() > 0 and not match.group().isupper():
                 found.add(match.group().lower())
     return found
+
+
+def _entity_clash(query: str, cached: str, q_words: set[str], c_words: set[str]) -> bool:
+    """Each side names someone the other does not mention at all (Acme vs Globex)."""
+    return bool(_entities(query) - c_words) and bool(_entities(cached) - q_words)
 
 
 def conflict(query: str, cached: str) -> str | None:
@@ -126,6 +151,6 @@ def conflict(query: str, cached: str) -> str | None:
         return "identifiers differ"
     if (q_words & _MONTHS_AND_DAYS) != (c_words & _MONTHS_AND_DAYS):
         return "dates differ"
-    if _entities(query) != _entities(cached):
+    if _entity_clash(query, cached, q_words, c_words):
         return "named entities differ"
     return None

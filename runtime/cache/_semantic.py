@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from qdrant_client import QdrantClient, models
+from threadpoolctl import threadpool_limits
 
 from runtime.cache._guards import conflict
 from runtime.cache._keys import CacheScope, normalise
@@ -121,7 +122,10 @@ class _ScopeMirror:
         count = len(self._ids.get(scope, ()))
         if count == 0:
             return []
-        scores = self._vectors[scope][:count] @ np.asarray(vector, dtype=np.float32)
+        # One BLAS thread: OpenBLAS's spinning workers otherwise steal the cores the
+        # embedding model needs (measured: p95 lookup 122 ms -> 30 ms at 10,000 entries).
+        with threadpool_limits(limits=1, user_api="blas"):
+            scores = self._vectors[scope][:count] @ np.asarray(vector, dtype=np.float32)
         order = np.argsort(-scores)[:_CANDIDATES]
         payloads = self._payloads[scope]
         return [
@@ -167,12 +171,13 @@ class QdrantSemanticCache:
 
     async def search(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
         """The most similar unexpired entry in scope that passes threshold and guards."""
-        return await asyncio.to_thread(self._search, scope, policy, text)
+        return await asyncio.to_thread(self.search_blocking, scope, policy, text)
 
-    def _search(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
+    def search_blocking(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
+        """``search`` on the calling thread (evaluations, benchmarks)."""
         vector = self._embedder.embed([normalise(text)])[0]
         for score, payload in self._candidates(scope, vector, policy.threshold):
-            if conflict(text, str(payload["key_text"])) is None:
+            if not policy.guards or conflict(text, str(payload["key_text"])) is None:
                 answer = CachedAnswer.from_bytes(str(payload["answer"]).encode())
                 return CacheHit(answer=answer, kind="semantic", similarity=score)
         return None
@@ -204,23 +209,32 @@ class QdrantSemanticCache:
         await asyncio.to_thread(self._add, scope, policy, answer)
 
     def _add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
-        vector = self._embedder.embed([normalise(answer.key_text)])[0]
-        expires_at = time.time() + policy.ttl_s if policy.ttl_s is not None else float("inf")
-        point_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.id}\n{normalise(answer.key_text)}"))
-        point = models.PointStruct(
-            id=point_id,
-            vector=vector,
-            payload={
-                "scope": scope.id,
-                "key_text": answer.key_text,
-                "answer": answer.to_bytes().decode(),
-                "expires_at": min(expires_at, 1e18),
-            },
-        )
+        self.add_many(scope, policy, [answer])
+
+    def add_many(
+        self, scope: CacheScope, policy: CachePolicy, answers: Sequence[CachedAnswer]
+    ) -> None:
+        """Index many answers with one batched embedding (blocking; bulk loads, evals)."""
+        vectors = self._embedder.embed([normalise(a.key_text) for a in answers])
+        expires_at = time.time() + policy.ttl_s if policy.ttl_s is not None else 1e18
+        points = [
+            models.PointStruct(
+                id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.id}\n{normalise(a.key_text)}")),
+                vector=vector,
+                payload={
+                    "scope": scope.id,
+                    "key_text": a.key_text,
+                    "answer": a.to_bytes().decode(),
+                    "expires_at": expires_at,
+                },
+            )
+            for a, vector in zip(answers, vectors, strict=True)
+        ]
         with self._lock:
-            self._client.upsert(_COLLECTION, points=[point])
+            self._client.upsert(_COLLECTION, points=points)
             if self._mirror is not None:
-                self._mirror.put(point_id, vector, dict(point.payload or {}))
+                for point, vector in zip(points, vectors, strict=True):
+                    self._mirror.put(str(point.id), vector, dict(point.payload or {}))
 
     async def aclose(self) -> None:
         """Close the client (and release local mode's folder lock)."""

@@ -13,10 +13,12 @@ import pytest
 from langgraph.graph import START, StateGraph
 from pydantic import BaseModel
 from qdrant_client import QdrantClient
+from typer.testing import CliRunner
 from typing_extensions import TypedDict
 
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
 from runtime.cache import LocalEmbedder, MemoryStore, QdrantSemanticCache, StepCache
+from runtime.cli import app
 from runtime.config import parse_config
 from tests.fakes import FakeTierClient
 
@@ -151,3 +153,31 @@ async def test_a_locked_qdrant_folder_degrades_to_exact_matches(
     gc.collect()  # collect the failed client here, where the warning filters apply
     assert [kind for kind, _ in found] == ["miss", "exact", "miss"]
     assert cache.metrics.errors == 1
+
+
+def test_eval_cache_json_reports_the_required_keys_for_both_configurations(
+    tmp_path: Path,
+) -> None:
+    pairs = tmp_path / "pairs.jsonl"
+    lines = [
+        {
+            "query": "How can I reset my password?",
+            "cached": "How do I reset my password?",
+            "same": True,
+        },
+        {
+            "query": "How do I disable two-factor login?",
+            "cached": "How do I enable two-factor login?",
+            "same": False,
+        },
+    ]
+    pairs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
+    result = CliRunner().invoke(app, ["eval", "cache", "--pairs", str(pairs), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    for section in (report, report["baseline"]):
+        assert {"hit_rate", "wrong_hit_rate", "p50_ms", "p95_ms"} <= set(section)
+    assert report["guards"] is True and report["baseline"]["guards"] is False
+    assert report["hit_rate"] == 1.0  # the paraphrase found its own entry
+    assert report["wrong_hit_rate"] == 0.0  # the guard refused enable/disable
+    assert report["baseline"]["wrong_hit_rate"] > 0  # the static threshold did not

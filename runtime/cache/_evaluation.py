@@ -1,0 +1,199 @@
+"""Evaluating the semantic cache on labelled pairs: hit rate, wrong-hit rate, latency.
+
+Each pair is ``{"query": ..., "cached": ..., "same": true|false}``. The cache is filled
+with every ``cached`` text, then every ``query`` is looked up. ``hit_rate`` counts
+lookups on ``same: true`` pairs that returned their own entry; ``wrong_hit_rate`` counts,
+among all hits, those on ``same: false`` pairs or returning another pair's entry.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from runtime.cache._keys import CacheScope, key_text, normalise
+from runtime.cache._policy import CacheMode, CachePolicy
+from runtime.cache._semantic import QdrantSemanticCache
+from runtime.cache._step_cache import CachedAnswer
+from runtime.errors import InputError
+
+EVAL_SCOPE = CacheScope(workflow="eval", node="cache", prompt="-", model="-", tenant="-")
+_FIELD = "question"
+
+
+class ParaphrasePair(BaseModel):
+    """One labelled lookup."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    query: str
+    cached: str
+    same: bool
+
+
+def load_pairs(path: Path) -> list[ParaphrasePair]:
+    """Read a JSONL file of pairs; a bad line is an error naming the file and line."""
+    pairs = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            pairs.append(ParaphrasePair.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as exc:
+            raise InputError(f"{path}:{number}: not a pair: {exc}") from exc
+    if not pairs:
+        raise InputError(f"{path}: no pairs")
+    return pairs
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheEvalReport:
+    """How one cache configuration did on the pairs."""
+
+    hit_rate: float
+    wrong_hit_rate: float
+    p50_ms: float
+    p95_ms: float
+    hits: int
+    wrong_hits: int
+    lookups: int
+    entries: int
+    threshold: float
+    guards: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``tierwise eval cache --json``."""
+        return asdict(self)
+
+
+def score(pairs: Sequence[ParaphrasePair], found: Sequence[str | None]) -> tuple[int, int, int]:
+    """(correct hits on same pairs, wrong hits, all hits) for the texts each lookup found."""
+    correct = wrong = hits = 0
+    for pair, text in zip(pairs, found, strict=True):
+        if text is None:
+            continue
+        hits += 1
+        if pair.same and normalise(text) == normalise(_as_key(pair.cached)):
+            correct += 1
+        else:
+            wrong += 1
+    return correct, wrong, hits
+
+
+def _as_key(text: str) -> str:
+    return key_text([(_FIELD, text)])
+
+
+def fill(index: QdrantSemanticCache, texts: Sequence[str], *, batch: int = 256) -> int:
+    """Add each distinct text as an entry; returns how many entries there are."""
+    policy = CachePolicy(mode=CacheMode.SEMANTIC, key=(_FIELD,), ttl_s=None)
+    distinct = list(dict.fromkeys(texts))
+    for start in range(0, len(distinct), batch):
+        answers = [
+            CachedAnswer(value=t, model="-", cost_usd=0.0, key_text=_as_key(t))
+            for t in distinct[start : start + batch]
+        ]
+        index.add_many(EVAL_SCOPE, policy, answers)
+    return len(distinct)
+
+
+def evaluate(
+    index: QdrantSemanticCache,
+    pairs: Sequence[ParaphrasePair],
+    *,
+    threshold: float,
+    guards: bool,
+    entries: int,
+) -> CacheEvalReport:
+    """Look every query up in a filled index and score the answers."""
+    policy = CachePolicy(
+        mode=CacheMode.SEMANTIC, key=(_FIELD,), threshold=threshold, guards=guards, ttl_s=None
+    )
+    found: list[str | None] = []
+    latencies = []
+    for pair in pairs:
+        started = time.perf_counter()
+        hit = index.search_blocking(EVAL_SCOPE, policy, _as_key(pair.query))
+        latencies.append((time.perf_counter() - started) * 1000)
+        found.append(None if hit is None else hit.answer.key_text)
+    correct, wrong, hits = score(pairs, found)
+    same = sum(pair.same for pair in pairs)
+    quantiles = statistics.quantiles(latencies, n=20, method="inclusive")
+    return CacheEvalReport(
+        hit_rate=correct / same if same else 0.0,
+        wrong_hit_rate=wrong / hits if hits else 0.0,
+        p50_ms=statistics.median(latencies),
+        p95_ms=quantiles[18],
+        hits=hits,
+        wrong_hits=wrong,
+        lookups=len(pairs),
+        entries=entries,
+        threshold=threshold,
+        guards=guards,
+    )
+
+
+_FILL_SUBJECTS = (
+    "invoice",
+    "password",
+    "workspace",
+    "seat",
+    "display",
+    "export",
+    "API key",
+    "webhook",
+    "report",
+    "dashboard",
+    "folder",
+    "calendar",
+    "integration",
+    "plan",
+    "receipt",
+    "team",
+)
+_FILL_ACTIONS = (
+    "rename",
+    "archive",
+    "share",
+    "print",
+    "duplicate",
+    "translate",
+    "schedule",
+    "merge",
+    "tag",
+    "filter",
+    "sort",
+    "pin",
+    "star",
+    "comment on",
+    "assign",
+    "move",
+)
+_FILL_FRAMES = (
+    "How do I {a} a {s} in the {c} app?",
+    "Can I {a} my {s} from the {c} view?",
+    "Why can't I {a} the {s} on {c}?",
+    "Is it possible to {a} every {s} in {c}?",
+)
+_FILL_CONTEXTS = ("mobile", "desktop", "web", "admin", "reports", "billing", "settings", "team")
+
+
+def distractors(count: int) -> list[str]:
+    """Support-like questions that answer none of the pairs, to grow the index to scale."""
+    combos = itertools.product(_FILL_FRAMES, _FILL_ACTIONS, _FILL_SUBJECTS, _FILL_CONTEXTS)
+    texts = [frame.format(a=a, s=s, c=c) for frame, a, s, c in combos]
+    if count > len(texts):
+        texts += [f"{t} (case {i})" for i, t in enumerate(texts * (count // len(texts)))]
+    return texts[:count]

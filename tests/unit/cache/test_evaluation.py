@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.cache._evaluation import ParaphrasePair, distractors, load_pairs, score
+from runtime.errors import InputError
+
+PAIRS = [
+    ParaphrasePair(query="a1", cached="A", same=True),
+    ParaphrasePair(query="a2", cached="A", same=True),
+    ParaphrasePair(query="b1", cached="B", same=True),
+    ParaphrasePair(query="not a", cached="A", same=False),
+]
+
+
+def test_score_counts_own_entries_as_correct_and_everything_else_as_wrong() -> None:
+    found = ["question: A", "question: B", None, "question: A"]
+    correct, wrong, hits = score(PAIRS, found)
+    # a1 -> own entry; a2 -> another line's entry; b1 missed; "not a" hit at all: wrong
+    assert (correct, wrong, hits) == (1, 2, 3)
+
+
+def test_bad_lines_name_the_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.jsonl"
+    path.write_text('{"query": "q", "cached": "c", "same": true}\n{"query": "q"}\n')
+    with pytest.raises(InputError, match=r"pairs.jsonl:2: not a pair"):
+        load_pairs(path)
+
+
+def test_distractors_are_distinct_and_as_many_as_asked() -> None:
+    texts = distractors(10_000)
+    assert len(texts) == 10_000 == len(set(texts))
+
+
+def test_the_shipped_pair_sets_parse_and_hold_hard_negatives() -> None:
+    for name in ("support_paraphrases.jsonl", "support_paraphrases_heldout.jsonl"):
+        pairs = load_pairs(Path(__file__).parents[3] / "evals" / "cache" / name)
+        assert any(p.same for p in pairs) and any(not p.same for p in pairs)
