@@ -2,11 +2,48 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pydantic import BaseModel
+
+from runtime import TierwiseConfig
+from runtime.config import parse_config
 from runtime.costs import Usage
 from runtime.engines import ChatRequest, ChatResult
+from runtime.engines._prefix_cache import longest_common_prefix
+
+TIERS = {
+    "small": {
+        "engine": "embedded",
+        "model": "smollm2-135m-instruct",
+        "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
+    },
+    "large": {
+        "engine": "embedded",
+        "model": "qwen2.5-coder-0.5b-instruct",
+        "price": {"input": 3.0, "cached_input": 0.3, "output": 15.0},
+    },
+}
+
+
+def fake_config(tmp_path: Path) -> TierwiseConfig:
+    """Both tiers, with run records and local stores under ``tmp_path``."""
+    raw = {"tiers": TIERS, "state_dir": str(tmp_path)}
+    return parse_config(raw, source="test", base_dir=tmp_path)
+
+
+class Label(BaseModel):
+    """A structured output for steps under test."""
+
+    label: str
+
+
+def answer_billing(_request: ChatRequest) -> str:
+    """Always the same valid ``Label``."""
+    return json.dumps({"label": "billing"})
 
 
 def _words(request: ChatRequest) -> list[str]:
@@ -25,7 +62,7 @@ class FakeTierClient:
     async def chat(self, request: ChatRequest) -> ChatResult:
         self.requests.append(request)
         words = _words(request)
-        cached = max((_shared(words, seen) for seen in self._seen), default=0)
+        cached = max((longest_common_prefix(words, seen) for seen in self._seen), default=0)
         self._seen.append(words)
         text = self.answer(request)
         return ChatResult(
@@ -40,12 +77,3 @@ class FakeTierClient:
 
     async def aclose(self) -> None:
         return None
-
-
-def _shared(a: list[str], b: list[str]) -> int:
-    count = 0
-    for left, right in zip(a, b, strict=False):
-        if left != right:
-            break
-        count += 1
-    return count

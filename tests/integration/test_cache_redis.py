@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import socket
 import subprocess
@@ -15,30 +14,15 @@ from typing import Any
 
 import pytest
 from langgraph.graph import START, StateGraph
-from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
 from runtime.cache import RedisStore
-from runtime.config import parse_config
-from tests.fakes import FakeTierClient
+from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 
 pytestmark = pytest.mark.integration
 
 SHARED_REDIS = "redis://127.0.0.1:6379/0"
-CONFIG = {
-    "tiers": {
-        "small": {
-            "engine": "embedded",
-            "model": "smollm2-135m-instruct",
-            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
-        },
-    },
-}
-
-
-class Label(BaseModel):
-    label: str
 
 
 class State(TypedDict, total=False):
@@ -59,8 +43,8 @@ def step(writes: str) -> Step:
 
 def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> Runtime:
     monkeypatch.setenv("REDIS_URL", url)
-    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
-    client = FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+    config = fake_config(tmp_path)
+    client = FakeTierClient(answer_billing)
     return Runtime(config, clients={"small": client})
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from langgraph.graph import START, StateGraph
-from pydantic import BaseModel
 from qdrant_client import QdrantClient
 from typer.testing import CliRunner
 from typing_extensions import TypedDict
@@ -19,24 +18,9 @@ from typing_extensions import TypedDict
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
 from runtime.cache import LocalEmbedder, MemoryStore, QdrantSemanticCache, StepCache
 from runtime.cli import app
-from runtime.config import parse_config
-from tests.fakes import FakeTierClient
+from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 
 pytestmark = pytest.mark.integration
-
-CONFIG = {
-    "tiers": {
-        "small": {
-            "engine": "embedded",
-            "model": "smollm2-135m-instruct",
-            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
-        },
-    },
-}
-
-
-class Label(BaseModel):
-    label: str
 
 
 class State(TypedDict, total=False):
@@ -51,14 +35,14 @@ def embedder() -> LocalEmbedder:
 
 @pytest.fixture
 def runtime(tmp_path: Path, embedder: LocalEmbedder) -> Iterator[Runtime]:
-    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
+    config = fake_config(tmp_path)
     cache = StepCache(
         MemoryStore(),
         semantic=lambda: QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None),
         timeout_s=0.05,
         semantic_timeout_s=2.0,
     )
-    client = FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+    client = FakeTierClient(answer_billing)
     yield Runtime(config, clients={"small": client}, cache=cache)
     assert cache.metrics.errors == 0  # the semantic half really ran
 
@@ -133,13 +117,13 @@ async def test_a_locked_qdrant_folder_degrades_to_exact_matches(
     tmp_path: Path, embedder: LocalEmbedder
 ) -> None:
     holder = QdrantClient(path=str(tmp_path / "qdrant"))  # another process holds the folder
-    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
+    config = fake_config(tmp_path)
     cache = StepCache(
         MemoryStore(),
         semantic=lambda: QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None),
         timeout_s=0.05,
     )
-    client = FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+    client = FakeTierClient(answer_billing)
     rt = Runtime(config, clients={"small": client}, cache=cache)
     found = await outcomes(
         rt,

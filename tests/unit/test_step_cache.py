@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from langgraph.graph import START, StateGraph
-from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
-from runtime.config import parse_config
 from runtime.errors import WorkflowError
-from tests.fakes import FakeTierClient
-
-CONFIG = {
-    "tiers": {
-        "small": {
-            "engine": "embedded",
-            "model": "smollm2-135m-instruct",
-            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
-        },
-    },
-}
-
-
-class Label(BaseModel):
-    label: str
+from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 
 
 class State(TypedDict, total=False):
@@ -62,12 +45,12 @@ def graph(step: Step) -> Any:
 
 @pytest.fixture
 def client() -> FakeTierClient:
-    return FakeTierClient(lambda _r: json.dumps({"label": "billing"}))
+    return FakeTierClient(answer_billing)
 
 
 @pytest.fixture
 def runtime(tmp_path: Any, client: FakeTierClient) -> Runtime:
-    config = parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="t", base_dir=tmp_path)
+    config = fake_config(tmp_path)
     return Runtime(config, clients={"small": client})
 
 

@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from langgraph.graph import END, START, StateGraph
-from pydantic import BaseModel
 from typing_extensions import TypedDict
 
-from runtime import Runtime, Segment, Step, TierwiseConfig, add_step, chat, price_step
-from runtime.config import parse_config
+from runtime import Runtime, Segment, Step, add_step, chat, price_step
 from runtime.engines import ChatRequest
 from runtime.errors import MissingTierError, ModelOutputError, WorkflowError
-from tests.fakes import FakeTierClient
-
-CONFIG = {
-    "tiers": {
-        "small": {
-            "engine": "embedded",
-            "model": "smollm2-135m-instruct",
-            "price": {"input": 0.15, "cached_input": 0.015, "output": 0.6},
-        },
-        "large": {
-            "engine": "embedded",
-            "model": "qwen2.5-coder-0.5b-instruct",
-            "price": {"input": 3.0, "cached_input": 0.3, "output": 15.0},
-        },
-    },
-}
-
-
-class Label(BaseModel):
-    label: str
+from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 
 
 class State(TypedDict, total=False):
@@ -44,12 +22,8 @@ class State(TypedDict, total=False):
 
 def answer(request: ChatRequest) -> str:
     if request.json_schema is not None:
-        return json.dumps({"label": "billing"})
+        return answer_billing(request)
     return "a reply in five words"
-
-
-def config(tmp_path: Any) -> TierwiseConfig:
-    return parse_config({**CONFIG, "state_dir": str(tmp_path)}, source="test", base_dir=tmp_path)
 
 
 @pytest.fixture
@@ -62,7 +36,7 @@ def clients() -> dict[str, FakeTierClient]:
 
 @pytest.fixture
 def runtime(tmp_path: Any, clients: dict[str, FakeTierClient]) -> Runtime:
-    return Runtime(config(tmp_path), clients=clients)
+    return Runtime(fake_config(tmp_path), clients=clients)
 
 
 POLICY = Segment.global_("policy", "You are a careful support agent. " * 5)
@@ -123,7 +97,7 @@ async def test_calling_a_model_outside_an_execution_says_how_to_run_it() -> None
 
 async def test_output_that_does_not_validate_keeps_the_raw_text(tmp_path: Any) -> None:
     bad = FakeTierClient(lambda _request: '{"labels": 1}')
-    runtime = Runtime(config(tmp_path), clients={"small": bad, "large": bad})
+    runtime = Runtime(fake_config(tmp_path), clients={"small": bad, "large": bad})
     expected = r"node 'classify' on tier 'small'"
     with runtime.execution("demo"), pytest.raises(ModelOutputError, match=expected) as caught:
         await graph(reply_metadata={"tier": "large"}).ainvoke({"text": "hi"})
