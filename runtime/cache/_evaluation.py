@@ -145,6 +145,54 @@ def evaluate(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThresholdPoint:
+    """Hit and wrong-hit rates at one threshold."""
+
+    threshold: float
+    hit_rate: float
+    wrong_hit_rate: float
+    hits: int
+
+
+def sweep(
+    index: QdrantSemanticCache,
+    pairs: Sequence[ParaphrasePair],
+    *,
+    guards: bool,
+    floor: float = 0.5,
+    step: float = 0.01,
+) -> list[ThresholdPoint]:
+    """Hit and wrong-hit rates at every threshold from ``floor`` to 1, from one search each."""
+    policy = CachePolicy(
+        mode=CacheMode.SEMANTIC, key=(_FIELD,), threshold=floor, guards=guards, ttl_s=None
+    )
+    first = [index.first_acceptable(EVAL_SCOPE, policy, _as_key(p.query)) for p in pairs]
+    same = sum(pair.same for pair in pairs)
+    points = []
+    for i in range(round((1 - floor) / step) + 1):
+        threshold = round(floor + i * step, 4)
+        found = [None if f is None or f[0] < threshold else f[1] for f in first]
+        correct, wrong, hits = score(pairs, found)
+        points.append(
+            ThresholdPoint(
+                threshold=threshold,
+                hit_rate=correct / same if same else 0.0,
+                wrong_hit_rate=wrong / hits if hits else 0.0,
+                hits=hits,
+            )
+        )
+    return points
+
+
+def calibrate(points: Sequence[ThresholdPoint], *, max_wrong_hit_rate: float) -> ThresholdPoint:
+    """The threshold with the best hit rate whose wrong-hit rate stays within the target."""
+    within = [p for p in points if p.wrong_hit_rate <= max_wrong_hit_rate and p.hits > 0]
+    if not within:
+        raise InputError(f"no threshold keeps wrong hits within {max_wrong_hit_rate:.1%}")
+    return max(within, key=lambda p: (p.hit_rate, p.threshold))  # ties: the safer one
+
+
 _FILL_SUBJECTS = (
     "invoice",
     "password",

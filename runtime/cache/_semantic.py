@@ -182,6 +182,17 @@ class QdrantSemanticCache:
                 return CacheHit(answer=answer, kind="semantic", similarity=score)
         return None
 
+    def first_acceptable(
+        self, scope: CacheScope, policy: CachePolicy, text: str
+    ) -> tuple[float, str] | None:
+        """(similarity, key text) of what a lookup at ``policy.threshold`` returns.
+
+        At any higher threshold a lookup returns the same entry if its similarity reaches
+        that threshold and nothing otherwise, so one search serves a whole sweep.
+        """
+        hit = self.search_blocking(scope, policy, text)
+        return None if hit is None else (hit.similarity, hit.answer.key_text)
+
     def _candidates(
         self, scope: CacheScope, vector: list[float], threshold: float
     ) -> list[tuple[float, dict[str, Any]]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,8 +14,8 @@ from rich.console import Console
 from rich.table import Table
 
 from runtime._runtime import DEFAULT_TENANT, Runtime
-from runtime.cache import CachePolicy, LocalEmbedder, QdrantSemanticCache
-from runtime.cache._evaluation import EVAL_SCOPE, distractors, evaluate, fill, load_pairs
+from runtime.cli._errors import fail
+from runtime.cli._eval import eval_app
 from runtime.config import load_config
 from runtime.errors import ConfigError, InputError, TierwiseError
 from runtime.execution import ExecutionRecord, StepRecord
@@ -27,7 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-eval_app = typer.Typer(help="Measure quality, cost and latency.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
 ConfigOption = Annotated[
@@ -73,7 +71,7 @@ def run(
             _run_once(runtime, workflow, raw_input, tenant, warm_up, not no_cache)
         )
     except TierwiseError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     if as_json:
         result = {**record.as_dict(), "warm_up": [step.as_dict() for step in warm]}
         typer.echo(json.dumps(result, indent=2, default=str))
@@ -109,20 +107,20 @@ def warmup(
     try:
         records = asyncio.run(warm_all())
     except TierwiseError as exc:
-        raise _fail(exc) from exc
+        raise fail(exc) from exc
     Console().print(_steps_table(records, title="warm-up"))
 
 
 def _read_input(input_json: str | None, input_file: Path | None) -> Any:
     if (input_json is None) == (input_file is None):
-        raise _fail(InputError("give the input with exactly one of --input or --input-file"))
+        raise fail(InputError("give the input with exactly one of --input or --input-file"))
     try:
         text = input_json if input_json is not None else Path(str(input_file)).read_text()
         return json.loads(text)
     except OSError as exc:
-        raise _fail(InputError(f"cannot read --input-file: {exc}")) from exc
+        raise fail(InputError(f"cannot read --input-file: {exc}")) from exc
     except json.JSONDecodeError as exc:
-        raise _fail(InputError(f"the input is not valid JSON: {exc}")) from exc
+        raise fail(InputError(f"the input is not valid JSON: {exc}")) from exc
 
 
 async def _run_once(
@@ -145,66 +143,7 @@ def _runtime(config: Path | None) -> Runtime:
     try:
         return Runtime(load_config(config))
     except ConfigError as exc:
-        raise _fail(exc) from exc
-
-
-def _fail(exc: TierwiseError) -> typer.Exit:
-    Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
-    return typer.Exit(code=2 if isinstance(exc, ConfigError | InputError) else 1)
-
-
-@eval_app.command("cache")
-def eval_cache(
-    pairs: Annotated[Path, typer.Option(help="JSONL lines: query, cached, same")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    threshold: Annotated[float, typer.Option(help="Similarity a hit needs")] = CachePolicy(
-        key=("q",)
-    ).threshold,
-    fill_to: Annotated[
-        int, typer.Option("--fill", help="Grow the cache to this many entries first")
-    ] = 0,
-) -> None:
-    """Fill a fresh semantic cache with the pairs' cached texts and score every lookup.
-
-    Reports tierwise's cache (threshold + guards) and, from the same index in the same
-    run, the single-static-threshold baseline (threshold only).
-    """
-    try:
-        labelled = load_pairs(pairs)
-    except InputError as exc:
-        raise _fail(exc) from exc
-    with tempfile.TemporaryDirectory() as folder:
-        index = QdrantSemanticCache.open(LocalEmbedder(), path=Path(folder), url=None)
-        try:
-            texts = [pair.cached for pair in labelled]
-            entries = fill(index, texts + distractors(max(0, fill_to - len(set(texts)))))
-            index.search_blocking(EVAL_SCOPE, CachePolicy(key=("q",)), "warm the model up")
-            guarded = evaluate(index, labelled, threshold=threshold, guards=True, entries=entries)
-            baseline = evaluate(index, labelled, threshold=threshold, guards=False, entries=entries)
-        finally:
-            asyncio.run(index.aclose())
-    if as_json:
-        typer.echo(json.dumps({**guarded.as_dict(), "baseline": baseline.as_dict()}, indent=2))
-        return
-    table = Table(
-        "cache",
-        "hit rate",
-        "wrong hits / hits",
-        "p50 ms",
-        "p95 ms",
-        "entries",
-        title=f"{pairs} ({len(labelled)} pairs, threshold {threshold})",
-    )
-    for name, report in (("tierwise (guards)", guarded), ("static threshold", baseline)):
-        table.add_row(
-            name,
-            f"{report.hit_rate:.1%}",
-            f"{report.wrong_hit_rate:.1%}",
-            f"{report.p50_ms:.1f}",
-            f"{report.p95_ms:.1f}",
-            str(report.entries),
-        )
-    Console().print(table)
+        raise fail(exc) from exc
 
 
 def _steps_table(

@@ -38,3 +38,18 @@ def test_the_shipped_pair_sets_parse_and_hold_hard_negatives() -> None:
     for name in ("support_paraphrases.jsonl", "support_paraphrases_heldout.jsonl"):
         pairs = load_pairs(Path(__file__).parents[3] / "evals" / "cache" / name)
         assert any(p.same for p in pairs) and any(not p.same for p in pairs)
+
+
+def test_calibration_takes_the_best_hit_rate_within_the_wrong_hit_target() -> None:
+    from runtime.cache._evaluation import ThresholdPoint, calibrate
+
+    points = [
+        ThresholdPoint(threshold=0.7, hit_rate=0.95, wrong_hit_rate=0.05, hits=20),
+        ThresholdPoint(threshold=0.8, hit_rate=0.90, wrong_hit_rate=0.01, hits=18),
+        ThresholdPoint(threshold=0.85, hit_rate=0.90, wrong_hit_rate=0.0, hits=18),
+        ThresholdPoint(threshold=0.9, hit_rate=0.70, wrong_hit_rate=0.0, hits=14),
+    ]
+    assert calibrate(points, max_wrong_hit_rate=0.01).threshold == 0.85  # ties: the safer
+    assert calibrate(points, max_wrong_hit_rate=0.05).threshold == 0.7
+    with pytest.raises(InputError, match="no threshold"):
+        calibrate(points[:1], max_wrong_hit_rate=0.0)

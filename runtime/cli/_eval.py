@@ -1,0 +1,105 @@
+"""``tierwise eval ...``: measuring the caches (and, later, cascades and workflows)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from runtime.cache import CachePolicy, LocalEmbedder, QdrantSemanticCache
+from runtime.cache._evaluation import (
+    EVAL_SCOPE,
+    CacheEvalReport,
+    ParaphrasePair,
+    calibrate,
+    distractors,
+    evaluate,
+    fill,
+    load_pairs,
+    sweep,
+)
+from runtime.cli._errors import fail
+from runtime.errors import InputError
+
+eval_app = typer.Typer(help="Measure quality, cost and latency.", no_args_is_help=True)
+
+
+@eval_app.command("cache")
+def eval_cache(
+    pairs: Annotated[Path, typer.Option(help="JSONL lines: query, cached, same")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    threshold: Annotated[float, typer.Option(help="Similarity a hit needs")] = CachePolicy(
+        key=("q",)
+    ).threshold,
+    fill_to: Annotated[
+        int, typer.Option("--fill", help="Grow the cache to this many entries first")
+    ] = 0,
+    max_wrong_hit_rate: Annotated[
+        float | None,
+        typer.Option(help="Calibrate: use the best threshold whose wrong-hit rate stays within"),
+    ] = None,
+) -> None:
+    """Fill a fresh semantic cache with the pairs' cached texts and score every lookup.
+
+    Reports tierwise's cache (threshold + guards) and, from the same index in the same
+    run, the single-static-threshold baseline (threshold only).
+    """
+    try:
+        labelled = load_pairs(pairs)
+    except InputError as exc:
+        raise fail(exc) from exc
+    try:
+        guarded, baseline = _evaluate_both(labelled, threshold, fill_to, max_wrong_hit_rate)
+    except InputError as exc:
+        raise fail(exc) from exc
+    if as_json:
+        typer.echo(json.dumps({**guarded.as_dict(), "baseline": baseline.as_dict()}, indent=2))
+        return
+    table = Table(
+        "cache",
+        "hit rate",
+        "wrong hits / hits",
+        "p50 ms",
+        "p95 ms",
+        "entries",
+        title=f"{pairs} ({len(labelled)} pairs, threshold {guarded.threshold})",
+    )
+    for name, report in (("tierwise (guards)", guarded), ("static threshold", baseline)):
+        table.add_row(
+            name,
+            f"{report.hit_rate:.1%}",
+            f"{report.wrong_hit_rate:.1%}",
+            f"{report.p50_ms:.1f}",
+            f"{report.p95_ms:.1f}",
+            str(report.entries),
+        )
+    Console().print(table)
+
+
+def _evaluate_both(
+    labelled: list[ParaphrasePair],
+    threshold: float,
+    fill_to: int,
+    max_wrong_hit_rate: float | None,
+) -> tuple[CacheEvalReport, CacheEvalReport]:
+    """(tierwise, static-threshold baseline) on one freshly filled index."""
+    with tempfile.TemporaryDirectory() as folder:
+        index = QdrantSemanticCache.open(LocalEmbedder(), path=Path(folder), url=None)
+        try:
+            texts = [pair.cached for pair in labelled]
+            entries = fill(index, texts + distractors(max(0, fill_to - len(set(texts)))))
+            index.search_blocking(EVAL_SCOPE, CachePolicy(key=("q",)), "warm the model up")
+            if max_wrong_hit_rate is not None:
+                points = sweep(index, labelled, guards=True)
+                threshold = calibrate(points, max_wrong_hit_rate=max_wrong_hit_rate).threshold
+            guarded = evaluate(index, labelled, threshold=threshold, guards=True, entries=entries)
+            baseline = evaluate(index, labelled, threshold=threshold, guards=False, entries=entries)
+        finally:
+            asyncio.run(index.aclose())
+    return guarded, baseline
