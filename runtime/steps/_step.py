@@ -19,6 +19,7 @@ from runtime.cache import (
     CacheMode,
     CachePolicy,
     CacheScope,
+    StepCache,
     key_text,
     prompt_fingerprint,
 )
@@ -30,6 +31,16 @@ from runtime.steps._call import as_state_value, call_model
 from runtime.steps._chat import TIER_KEY, running_node
 
 _EMPTY_INPUT = Segment.volatile("input", "")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _CacheSlot:
+    """Where one step's answer for one state is looked up and written."""
+
+    cache: StepCache
+    policy: CachePolicy
+    scope: CacheScope
+    text: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,12 +67,10 @@ class Step:
         node = running_node(config)
         values = _as_mapping(state)
         execution = current_execution()
-        lookup = self._cache_lookup(node, values, execution)
-        if lookup is not None:
-            scope, text = lookup
-            assert execution.cache is not None and self.cache is not None
+        slot = self._cache_slot(node, values, execution)
+        if slot is not None:
             started = time.perf_counter()
-            hit = await execution.cache.lookup(scope, self.cache, text)
+            hit = await slot.cache.lookup(slot.scope, slot.policy, slot.text)
             if hit is not None:
                 execution.steps.append(self._hit_record(node, hit, started))
                 return self._update(hit.answer.value)
@@ -71,25 +80,25 @@ class Step:
             messages=render_messages(self.prompt, values, node=node),
             output=self.output,
             max_tokens=self.max_tokens,
-            cache="off" if lookup is None else "miss",
+            cache="off" if slot is None else "miss",
         )
         value = as_state_value(result)
-        if lookup is not None:
-            assert execution.cache is not None and self.cache is not None
+        if slot is not None:
             answer = CachedAnswer(
-                value=value, model=record.model, cost_usd=record.cost_usd, key_text=lookup[1]
+                value=value, model=record.model, cost_usd=record.cost_usd, key_text=slot.text
             )
-            await execution.cache.write(lookup[0], self.cache, answer)
+            await slot.cache.write(slot.scope, slot.policy, answer)
         return self._update(value)
 
     def _update(self, value: Any) -> dict[str, Any]:
         return {self.writes: [value] if self.collect else value}
 
-    def _cache_lookup(
+    def _cache_slot(
         self, node: str, state: Mapping[str, Any], execution: ExecutionContext
-    ) -> tuple[CacheScope, str] | None:
-        """The scope and key text of this step's cache entry, or None when not caching."""
-        if self.cache is None or self.cache.mode is CacheMode.OFF or execution.cache is None:
+    ) -> _CacheSlot | None:
+        """Where this step's answer is cached for this state, or None when not caching."""
+        policy = self.cache
+        if policy is None or policy.mode is CacheMode.OFF or execution.cache is None:
             return None
         scope = CacheScope(
             workflow=execution.workflow,
@@ -98,13 +107,15 @@ class Step:
             model=execution.tiers.tier_spec(self.tier).model,
             tenant=execution.tenant,
         )
-        return scope, key_text(self._key_inputs(node, state))
+        text = key_text(self._key_inputs(policy, node, state))
+        return _CacheSlot(cache=execution.cache, policy=policy, scope=scope, text=text)
 
-    def _key_inputs(self, node: str, state: Mapping[str, Any]) -> list[tuple[str, str]]:
-        assert self.cache is not None
+    def _key_inputs(
+        self, policy: CachePolicy, node: str, state: Mapping[str, Any]
+    ) -> list[tuple[str, str]]:
         segments = {segment.name: segment for segment in self.prompt}
         inputs = []
-        for name in self.cache.key:
+        for name in policy.key:
             if name in segments:
                 inputs.append((name, render_segment(segments[name], state, node=node)))
             elif name in state:
