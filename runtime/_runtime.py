@@ -12,6 +12,8 @@ from typing import Any
 
 from runtime.cache import (
     CacheMode,
+    Embedder,
+    HTTPEmbedder,
     KeyValueStore,
     LocalEmbedder,
     MemoryStore,
@@ -50,10 +52,20 @@ def step_cache(config: TierwiseConfig) -> StepCache:
     )
     qdrant_url = os.environ.get("QDRANT_URL")
 
+    settings = config.cache
+
     def open_semantic() -> SemanticLookup:
-        return QdrantSemanticCache.open(
-            LocalEmbedder(), path=config.state_dir / "qdrant", url=qdrant_url
+        embedder: Embedder = (
+            HTTPEmbedder(
+                str(settings.embeddings_url),
+                model=settings.embeddings_model,
+                dimension=settings.embeddings_dimension,
+                timeout_s=settings.semantic_timeout_ms / 1000,
+            )
+            if settings.embeddings_url is not None
+            else LocalEmbedder()
         )
+        return QdrantSemanticCache.open(embedder, path=config.state_dir / "qdrant", url=qdrant_url)
 
     return StepCache(
         store,

@@ -4,7 +4,7 @@ from runtime.cache._exact import CacheStoreError, KeyValueStore, MemoryStore, Re
 from runtime.cache._guards import conflict
 from runtime.cache._keys import CacheScope, exact_key, key_text, normalise, prompt_fingerprint
 from runtime.cache._policy import CacheMode, CachePolicy
-from runtime.cache._semantic import Embedder, LocalEmbedder, QdrantSemanticCache
+from runtime.cache._semantic import Embedder, HTTPEmbedder, LocalEmbedder, QdrantSemanticCache
 from runtime.cache._step_cache import (
     CachedAnswer,
     CacheHit,
@@ -22,6 +22,7 @@ __all__ = [
     "CacheStoreError",
     "CachedAnswer",
     "Embedder",
+    "HTTPEmbedder",
     "KeyValueStore",
     "LocalEmbedder",
     "MemoryStore",

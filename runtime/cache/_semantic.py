@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx
 import numpy as np
 from qdrant_client import QdrantClient, models
 from threadpoolctl import threadpool_limits
@@ -139,6 +140,44 @@ def _as_floats(vector: Any) -> list[float]:
     if not isinstance(vector, list):
         raise TypeError(f"expected one unnamed vector per point, got {type(vector).__name__}")
     return [float(x) for x in vector]
+
+
+class HTTPEmbedder:
+    """An OpenAI-compatible ``/v1/embeddings`` endpoint (SGLang can serve one)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str,
+        dimension: int,
+        timeout_s: float = 2.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._url = url.rstrip("/") + "/embeddings"
+        self._model = model
+        self._dimension = dimension
+        self._http = httpx.Client(timeout=timeout_s, transport=transport)
+
+    @property
+    def dimension(self) -> int:
+        """As configured; a response of another length is refused."""
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """POST the texts; vectors come back normalised, whatever the server does."""
+        response = self._http.post(self._url, json={"model": self._model, "input": list(texts)})
+        response.raise_for_status()
+        rows = sorted(response.json()["data"], key=lambda row: row["index"])
+        vectors = []
+        for row in rows:
+            vector = np.asarray(row["embedding"], dtype=np.float32)
+            if vector.shape != (self._dimension,):
+                raise ValueError(
+                    f"{self._url} returned {vector.shape[0]} dimensions, expected {self._dimension}"
+                )
+            vectors.append((vector / (np.linalg.norm(vector) or 1.0)).tolist())
+        return vectors
 
 
 class QdrantSemanticCache:

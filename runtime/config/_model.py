@@ -95,6 +95,13 @@ class CacheSettings(_Strict):
     """Longest one cache operation may take before the step runs uncached."""
     semantic_timeout_ms: float = Field(default=500.0, gt=0)
     """The same for semantic lookups, which embed the key first."""
+    embeddings_url: HttpUrl | None = None
+    """An OpenAI-compatible base URL (``http://host:30000/v1``) to embed with, instead of the
+    packaged all-MiniLM-L6-v2 in-process."""
+    embeddings_model: str = "all-MiniLM-L6-v2"
+    """The model name sent to ``embeddings_url``."""
+    embeddings_dimension: int = Field(default=384, ge=1)
+    """Length of the vectors ``embeddings_url`` returns."""
 
 
 class TierwiseConfig(_Strict):
