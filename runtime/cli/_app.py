@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from runtime._runtime import DEFAULT_TENANT, Runtime
-from runtime.cli._errors import fail
+from runtime.cli._errors import console, fail
 from runtime.cli._eval import eval_app
 from runtime.config import load_config
 from runtime.errors import ConfigError, InputError, TierwiseError
@@ -43,7 +42,7 @@ def workflows(config: ConfigOption = None) -> None:
     table = Table("workflow", "description")
     for name in runtime.workflows.names():
         table.add_row(name, runtime.workflows.get(name).description)
-    Console().print(table)
+    console().print(table)
 
 
 @app.command()
@@ -76,11 +75,11 @@ def run(
         result = {**record.as_dict(), "warm_up": [step.as_dict() for step in warm]}
         typer.echo(json.dumps(result, indent=2, default=str))
     else:
-        console = Console()
-        console.print_json(json.dumps(record.output, default=str))
+        out = console()
+        out.print_json(json.dumps(record.output, default=str))
         if warm:
-            console.print(_steps_table(warm, title="warm-up (not part of the execution)"))
-        console.print(
+            out.print(_steps_table(warm, title="warm-up (not part of the execution)"))
+        out.print(
             _steps_table(
                 record.steps,
                 title=f"{record.workflow} run {record.run_id}",
@@ -108,7 +107,7 @@ def warmup(
         records = asyncio.run(warm_all())
     except TierwiseError as exc:
         raise fail(exc) from exc
-    Console().print(_steps_table(records, title="warm-up"))
+    console().print(_steps_table(records, title="warm-up"))
 
 
 def _read_input(input_json: str | None, input_file: Path | None) -> Any:

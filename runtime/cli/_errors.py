@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 
 from runtime.errors import ConfigError, InputError, TierwiseError
+
+
+def console() -> Console:
+    """Standard output; when it is not a terminal (make, CI logs), wide enough for tables."""
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def fail(exc: TierwiseError) -> typer.Exit:

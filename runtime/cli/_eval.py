@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from runtime.cache import CachePolicy, LocalEmbedder, QdrantSemanticCache
@@ -24,7 +23,7 @@ from runtime.cache._evaluation import (
     load_pairs,
     sweep,
 )
-from runtime.cli._errors import fail
+from runtime.cli._errors import console, fail
 from runtime.errors import InputError
 
 eval_app = typer.Typer(help="Measure quality, cost and latency.", no_args_is_help=True)
@@ -79,7 +78,7 @@ def eval_cache(
             f"{report.p95_ms:.1f}",
             str(report.entries),
         )
-    Console().print(table)
+    console().print(table)
 
 
 def _evaluate_both(
