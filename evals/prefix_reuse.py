@@ -3,7 +3,8 @@
 Each reference workflow runs once with empty prefix caches (cold), then again with new
 inputs (warm: the stable prefixes are cached from earlier executions). The report gives
 the cold execution and the median warm one: latency, input tokens, the share of them
-served from the prefix cache, and priced cost.
+served from the prefix cache, and priced cost. The step cache is off, so only prefix
+reuse is measured (the step cache has its own benchmark, evals/cache_eval.py).
 
     python -m evals.prefix_reuse [--warm 3] [--report evals/reports/prefix_reuse.md]
 """
@@ -62,7 +63,7 @@ async def measure(warm: int, scratch: Path) -> dict[str, tuple[dict[str, float],
     runtime = Runtime(config.model_copy(update={"state_dir": scratch, "embedded": embedded}))
     results = {}
     for workflow, inputs in workloads(warm).items():
-        records = [summarise(await runtime.run(workflow, item)) for item in inputs]
+        records = [summarise(await runtime.run(workflow, item, use_cache=False)) for item in inputs]
         cold, rest = records[0], records[1:]
         median = {key: statistics.median(r[key] for r in rest) for key in cold}
         results[workflow] = (cold, median)

@@ -60,12 +60,13 @@ class AspectTask(TypedDict):
     aspect: str
 
 
+SHARED_POLICY = Segment.global_("reviewer_policy", REVIEWER_POLICY)
 CONTRACT = Segment.execution("contract", "Contract:\n{contract}")
 
 REVIEW_ASPECT = Step(
     tier="small",
     prompt=(
-        Segment.global_("reviewer_policy", REVIEWER_POLICY),
+        SHARED_POLICY,
         Segment.node(
             "task",
             "Task: review the contract below for one aspect. Reply with JSON: the clause "
@@ -84,7 +85,7 @@ REVIEW_ASPECT = Step(
 REPORT = Step(
     tier="large",
     prompt=(
-        Segment.global_("reviewer_policy", REVIEWER_POLICY),
+        SHARED_POLICY,
         Segment.node(
             "task",
             "Task: write a short signing recommendation (at most five sentences) for the "
