@@ -4,7 +4,9 @@ Runs `tierwise eval cache` on the shipped pair sets (the set the guards were dev
 on, and a held-out set they never saw), on the development set grown to 10,000 entries
 for latency at scale, and calibrated: the threshold with the best hit rate whose
 wrong-hit rate stays within the target on the development set, then used on the
-held-out set. Writes evals/reports/cache_eval.md.
+held-out set. On the unscaled sets a third run reports every hit right or wrong as it
+happens (``--feedback``), so later lookups meet the per-entry thresholds learned from
+earlier ones. Writes evals/reports/cache_eval.md.
 
     python -m evals.cache_eval [--threshold 0.8] [--fill 10000] [--max-wrong-hit-rate 0.01]
 """
@@ -32,7 +34,10 @@ def run(pairs: Path, threshold: float, *extra: str) -> dict[str, Any]:
 
 def rows(name: str, report: dict[str, Any]) -> list[str]:
     out = []
-    for label, r in (("tierwise (guards)", report), ("static threshold", report["baseline"])):
+    runs = [("tierwise (guards)", report), ("static threshold", report["baseline"])]
+    if "feedback" in report:
+        runs.append(("tierwise + feedback", report["feedback"]))
+    for label, r in runs:
         out.append(
             f"| {name} | {label} | {r['threshold']} | {r['entries']} | {r['hit_rate']:.1%} | "
             f"{r['wrong_hit_rate']:.1%} ({r['wrong_hits']}/{r['hits']}) | "
@@ -52,8 +57,8 @@ def main() -> None:
         "| pairs | cache | threshold | entries | hit rate | wrong hits / hits | p50 ms | p95 ms |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += rows("development", run(DEVELOPMENT, args.threshold))
-    lines += rows("held-out", run(HELD_OUT, args.threshold))
+    lines += rows("development", run(DEVELOPMENT, args.threshold, "--feedback"))
+    lines += rows("held-out", run(HELD_OUT, args.threshold, "--feedback"))
     lines += rows("development, grown", run(DEVELOPMENT, args.threshold, "--fill", str(args.fill)))
     target = str(args.max_wrong_hit_rate)
     calibrated = run(DEVELOPMENT, args.threshold, "--max-wrong-hit-rate", target)

@@ -11,7 +11,7 @@ from runtime.config import TierPrice, TierSpec, TierwiseConfig, load_config
 from runtime.costs import Usage, price_step
 from runtime.execution import ExecutionRecord, StepRecord
 from runtime.prompts import Message, Segment, Stability
-from runtime.steps import Step, add_step, chat
+from runtime.steps import Step, add_step, chat, traced_tool
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -32,4 +32,5 @@ __all__ = [
     "chat",
     "load_config",
     "price_step",
+    "traced_tool",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -31,10 +32,13 @@ from runtime.engines import (
     OpenAITierClient,
     TierClient,
 )
+from runtime.errors import InputError
 from runtime.execution import ExecutionContext, ExecutionRecord, RunStore, StepRecord, activate
 from runtime.prompts import Message
 from runtime.registry import WorkflowRegistry
 from runtime.steps import steps_of
+from runtime.tracing import Telemetry
+from runtime.tracing import attributes as a
 
 DEFAULT_TENANT = "default"
 
@@ -84,8 +88,9 @@ class Runtime:
         *,
         clients: Mapping[str, TierClient] | None = None,
         cache: StepCache | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
-        """Build a runtime; ``clients`` and ``cache`` replace the configured ones (tests)."""
+        """Build a runtime; ``clients``, ``cache``, ``telemetry`` replace the configured ones."""
         self.config = config
         self.workflows = WorkflowRegistry(config.workflows)
         self.runs = RunStore(config.state_dir / "runs.sqlite")
@@ -94,6 +99,7 @@ class Runtime:
         if cache is None and config.cache.enabled:
             cache = step_cache(config)
         self.cache = cache
+        self.telemetry = telemetry or Telemetry.open(config.tracing, state_dir=config.state_dir)
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None) -> Runtime:
@@ -129,15 +135,47 @@ class Runtime:
         A plain (not async) context manager, so ``graph.invoke`` and ``graph.ainvoke`` both
         run inside it.
         """
+        run_id = run_id or str(uuid.uuid4())
+        telemetry = self.telemetry
         context = ExecutionContext(
-            run_id=run_id or str(uuid.uuid4()),
+            run_id=run_id,
             workflow=workflow,
             tenant=tenant,
             tiers=self,
             cache=self.cache if use_cache else None,
+            telemetry=telemetry,
         )
-        with activate(context):
-            yield context
+        identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant}
+        with telemetry.tracer.start_as_current_span(
+            f"workflow {workflow}",
+            attributes={
+                a.RUN_ID: run_id,
+                a.WORKFLOW: workflow,
+                a.TENANT: tenant,
+                a.LF_TRACE_NAME: workflow,
+                a.LF_TRACE_TAGS: (workflow, f"tenant:{tenant}"),
+                **a.metadata(a.LF_TRACE_METADATA, identity),
+            },
+        ) as span:
+            if span.is_recording():
+                context.trace_id = f"{span.get_span_context().trace_id:032x}"
+            outcome = "error"
+            try:
+                with activate(context):
+                    yield context
+                outcome = "ok"
+            finally:
+                telemetry.metrics.executions.labels(workflow, outcome).inc()
+                cost = sum(step.cost_usd for step in context.steps)
+                saved = sum(step.saved_cost_usd for step in context.steps)
+                totals = {"cost_usd": cost, "saved_cost_usd": saved}
+                span.set_attributes(
+                    {
+                        a.COST_USD: cost,
+                        a.SAVED_COST_USD: saved,
+                        **a.metadata(a.LF_TRACE_METADATA, totals),
+                    }
+                )
 
     async def run(
         self,
@@ -160,9 +198,42 @@ class Runtime:
             output=dict(output),
             steps=tuple(context.steps),
             latency_ms=(time.perf_counter() - started) * 1000,
+            trace_id=context.trace_id,
+            trace_url=await asyncio.to_thread(self.trace_url, context.trace_id),
         )
         self.runs.save(record)
         return record
+
+    def trace_url(self, trace_id: str | None) -> str | None:
+        """The Langfuse page of a trace when Langfuse is configured."""
+        return None if trace_id is None else self.telemetry.trace_url(trace_id)
+
+    async def cache_feedback(self, run_id: str, node: str, *, correct: bool) -> float:
+        """Report the semantic hit of ``node`` in run ``run_id`` right or wrong.
+
+        The entry that answered re-derives its own threshold from every report so far
+        (``CachePolicy.max_wrong_hit_rate``); returns that threshold.
+        """
+        record = self.runs.get(run_id)
+        if record is None:
+            raise InputError(f"no run {run_id!r} in {self.runs.path}")
+        hits = [s for s in record["steps"] if s["node"] == node and s["cache"] == "semantic"]
+        if not hits:
+            nodes = sorted({s["node"] for s in record["steps"] if s["cache"] == "semantic"})
+            raise InputError(
+                f"run {run_id}: node {node!r} was not answered by the semantic cache "
+                f"(semantic hits: {', '.join(nodes) or 'none'})"
+            )
+        if self.cache is None:
+            raise InputError("the step cache is disabled in this config")
+        threshold = None
+        for hit in hits:  # a node inside a fan-out can hit more than once
+            threshold = await self.cache.feedback(
+                hit["cache_entry"], hit["similarity"], correct=correct
+            )
+        if threshold is None:
+            raise InputError(f"run {run_id}: the entry that answered {node!r} is gone")
+        return threshold
 
     async def warm_up(self, workflow: str) -> tuple[StepRecord, ...]:
         """Prefill the static prefix of every Step of ``workflow`` on its tier.
@@ -206,3 +277,4 @@ class Runtime:
         if self.cache is not None:
             await self.cache.aclose()
         self._engine.close()
+        self.telemetry.shutdown()  # flushes batched spans

@@ -29,9 +29,9 @@ TIERS = {
 }
 
 
-def fake_config(tmp_path: Path) -> TierwiseConfig:
+def fake_config(tmp_path: Path, workflows: dict[str, str] | None = None) -> TierwiseConfig:
     """Both tiers, with run records and local stores under ``tmp_path``."""
-    raw = {"tiers": TIERS, "state_dir": str(tmp_path)}
+    raw = {"tiers": TIERS, "state_dir": str(tmp_path), "workflows": workflows or {}}
     return parse_config(raw, source="test", base_dir=tmp_path)
 
 
@@ -56,6 +56,7 @@ class FakeTierClient:
 
     answer: Callable[[ChatRequest], str]
     model: str = "fake-model"
+    ttft_ms: float | None = 5.0
     requests: list[ChatRequest] = field(default_factory=list)
     _seen: list[list[str]] = field(default_factory=list)
 
@@ -73,6 +74,7 @@ class FakeTierClient:
                 output_tokens=len(text.split()),
             ),
             model=self.model,
+            ttft_ms=self.ttft_ms,
         )
 
     async def aclose(self) -> None:

@@ -72,6 +72,7 @@ class CacheEvalReport:
     entries: int
     threshold: float
     guards: bool
+    feedback: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON shape of ``tierwise eval cache --json``."""
@@ -85,11 +86,15 @@ def score(pairs: Sequence[ParaphrasePair], found: Sequence[str | None]) -> tuple
         if text is None:
             continue
         hits += 1
-        if pair.same and normalise(text) == normalise(_as_key(pair.cached)):
+        if _is_right(pair, text):
             correct += 1
         else:
             wrong += 1
     return correct, wrong, hits
+
+
+def _is_right(pair: ParaphrasePair, found: str) -> bool:
+    return pair.same and normalise(found) == normalise(_as_key(pair.cached))
 
 
 def _as_key(text: str) -> str:
@@ -116,8 +121,15 @@ def evaluate(
     threshold: float,
     guards: bool,
     entries: int,
+    feedback: bool = False,
 ) -> CacheEvalReport:
-    """Look every query up in a filled index and score the answers."""
+    """Look every query up in a filled index and score the answers.
+
+    With ``feedback``, every hit is reported right or wrong right after it is scored, as a
+    user of ``tierwise cache feedback`` would, so later lookups meet the per-entry
+    thresholds learned from earlier ones (prequential: no lookup is scored after its own
+    report). Reports change the index: evaluate with feedback last.
+    """
     policy = CachePolicy(
         mode=CacheMode.SEMANTIC, key=(_FIELD,), threshold=threshold, guards=guards, ttl_s=None
     )
@@ -128,6 +140,9 @@ def evaluate(
         hit = index.search_blocking(EVAL_SCOPE, policy, _as_key(pair.query))
         latencies.append((time.perf_counter() - started) * 1000)
         found.append(None if hit is None else hit.answer.key_text)
+        if feedback and hit is not None and hit.entry is not None:
+            right = _is_right(pair, hit.answer.key_text)
+            index.feedback_blocking(hit.entry, hit.similarity, correct=right)
     correct, wrong, hits = score(pairs, found)
     same = sum(pair.same for pair in pairs)
     quantiles = statistics.quantiles(latencies, n=20, method="inclusive")
@@ -142,6 +157,7 @@ def evaluate(
         entries=entries,
         threshold=threshold,
         guards=guards,
+        feedback=feedback,
     )
 
 

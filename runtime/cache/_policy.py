@@ -31,13 +31,18 @@ class CachePolicy:
     ttl_s: float | None = _DAY
     """Seconds an answer stays valid; None keeps it until evicted."""
     max_entries: int = 10_000
-    """Entries kept per step and tenant in the in-process store (Redis evicts by TTL)."""
+    """Entries kept per step and tenant (oldest evicted first) in the in-process store
+    and the semantic index; Redis evicts by TTL."""
     threshold: float = 0.8
     """Cosine similarity a semantic hit needs at least (guards apply on top); 0.8 suits
     all-MiniLM-L6-v2, whose paraphrases score 0.75-0.95 (calibrate with `eval cache`)."""
     guards: bool = True
     """Refuse semantic hits whose key inputs differ in negation, antonyms, numbers, ids,
     dates or names; False gives a plain static-threshold cache (the usual baseline)."""
+    max_wrong_hit_rate: float = 0.01
+    """Wrong-hit rate each semantic entry is held to once hits on it are reported right or
+    wrong (``tierwise cache feedback``): an entry raises its own threshold above the
+    similarities it answered wrongly at until its observed wrong hits are within this."""
 
     def __post_init__(self) -> None:
         if self.mode is not CacheMode.OFF and not self.key:
@@ -48,6 +53,8 @@ class CachePolicy:
             raise ValueError("max_entries must be at least 1")
         if not 0.0 < self.threshold <= 1.0:
             raise ValueError("threshold must be in (0, 1]")
+        if not 0.0 <= self.max_wrong_hit_rate < 1.0:
+            raise ValueError("max_wrong_hit_rate must be in [0, 1)")
 
     @classmethod
     def classification(cls, *key: str) -> CachePolicy:

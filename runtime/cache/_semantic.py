@@ -21,6 +21,7 @@ import numpy as np
 from qdrant_client import QdrantClient, models
 from threadpoolctl import threadpool_limits
 
+from runtime.cache._adaptive import OBSERVATIONS_KEPT, entry_threshold
 from runtime.cache._guards import conflict
 from runtime.cache._keys import CacheScope, normalise
 from runtime.cache._policy import CachePolicy
@@ -117,9 +118,34 @@ class _ScopeMirror:
         ids.append(point_id)
         payloads.append(payload)
 
+    def get(self, point_id: str) -> dict[str, Any] | None:
+        for scope, rows in self._rows.items():
+            if point_id in rows:
+                return self._payloads[scope][rows[point_id]]
+        return None
+
+    def remove(self, scope: str, point_ids: Sequence[str]) -> None:
+        """Drop points, moving the last row into each freed one."""
+        ids, payloads, rows = self._ids[scope], self._payloads[scope], self._rows[scope]
+        matrix = self._vectors[scope]
+        for point_id in point_ids:
+            index = rows.pop(point_id, None)
+            if index is None:
+                continue
+            last = len(ids) - 1
+            if index != last:
+                matrix[index] = matrix[last]
+                ids[index], payloads[index] = ids[last], payloads[last]
+                rows[ids[index]] = index
+            ids.pop()
+            payloads.pop()
+
+    def payloads(self, scope: str) -> list[tuple[str, dict[str, Any]]]:
+        return list(zip(self._ids.get(scope, ()), self._payloads.get(scope, ()), strict=True))
+
     def nearest(
         self, scope: str, vector: list[float], *, threshold: float, now: float
-    ) -> list[tuple[float, dict[str, Any]]]:
+    ) -> list[tuple[str, float, dict[str, Any]]]:
         count = len(self._ids.get(scope, ()))
         if count == 0:
             return []
@@ -129,8 +155,9 @@ class _ScopeMirror:
             scores = self._vectors[scope][:count] @ np.asarray(vector, dtype=np.float32)
         order = np.argsort(-scores)[:_CANDIDATES]
         payloads = self._payloads[scope]
+        ids = self._ids[scope]
         return [
-            (float(scores[i]), payloads[i])
+            (ids[i], float(scores[i]), payloads[i])
             for i in order
             if scores[i] >= threshold and float(payloads[i]["expires_at"]) > now
         ]
@@ -215,10 +242,12 @@ class QdrantSemanticCache:
     def search_blocking(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
         """``search`` on the calling thread (evaluations, benchmarks)."""
         vector = self._embedder.embed([normalise(text)])[0]
-        for score, payload in self._candidates(scope, vector, policy.threshold):
+        for entry, score, payload in self._candidates(scope, vector, policy.threshold):
+            if score < float(payload.get("threshold", 0.0)):
+                continue  # the entry learned from reported wrong hits to ask for more
             if not policy.guards or conflict(text, str(payload["key_text"])) is None:
                 answer = CachedAnswer.from_bytes(str(payload["answer"]).encode())
-                return CacheHit(answer=answer, kind="semantic", similarity=score)
+                return CacheHit(answer=answer, kind="semantic", similarity=score, entry=entry)
         return None
 
     def first_acceptable(
@@ -234,7 +263,7 @@ class QdrantSemanticCache:
 
     def _candidates(
         self, scope: CacheScope, vector: list[float], threshold: float
-    ) -> list[tuple[float, dict[str, Any]]]:
+    ) -> list[tuple[str, float, dict[str, Any]]]:
         now = time.time()
         with self._lock:
             if self._mirror is not None:
@@ -252,7 +281,7 @@ class QdrantSemanticCache:
                 score_threshold=threshold,
                 with_payload=True,
             ).points
-        return [(float(p.score), dict(p.payload or {})) for p in points]
+        return [(str(p.id), float(p.score), dict(p.payload or {})) for p in points]
 
     async def add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
         """Index the answer under its key text (re-adding the same text replaces it)."""
@@ -266,7 +295,8 @@ class QdrantSemanticCache:
     ) -> None:
         """Index many answers with one batched embedding (blocking; bulk loads, evals)."""
         vectors = self._embedder.embed([normalise(a.key_text) for a in answers])
-        expires_at = time.time() + policy.ttl_s if policy.ttl_s is not None else 1e18
+        now = time.time()
+        expires_at = now + policy.ttl_s if policy.ttl_s is not None else 1e18
         points = [
             models.PointStruct(
                 id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.id}\n{normalise(a.key_text)}")),
@@ -276,6 +306,8 @@ class QdrantSemanticCache:
                     "key_text": a.key_text,
                     "answer": a.to_bytes().decode(),
                     "expires_at": expires_at,
+                    "created_at": now,
+                    "max_wrong_hit_rate": policy.max_wrong_hit_rate,
                 },
             )
             for a, vector in zip(answers, vectors, strict=True)
@@ -285,6 +317,68 @@ class QdrantSemanticCache:
             if self._mirror is not None:
                 for point, vector in zip(points, vectors, strict=True):
                     self._mirror.put(str(point.id), vector, dict(point.payload or {}))
+            self._evict(scope, policy, now)
+
+    def _evict(self, scope: CacheScope, policy: CachePolicy, now: float) -> None:
+        """Drop the scope's expired entries, then its oldest beyond ``max_entries``."""
+        if self._mirror is not None:
+            entries = self._mirror.payloads(scope.id)
+        else:
+            entries = self._scope_entries(scope)
+        live = sorted(
+            (float(p["created_at"]), point_id)
+            for point_id, p in entries
+            if float(p["expires_at"]) > now
+        )
+        doomed = {point_id for point_id, p in entries if float(p["expires_at"]) <= now}
+        doomed.update(point_id for _, point_id in live[: max(0, len(live) - policy.max_entries)])
+        if doomed:
+            self._client.delete(_COLLECTION, points_selector=models.PointIdsList(points=[*doomed]))
+            if self._mirror is not None:
+                self._mirror.remove(scope.id, [*doomed])
+
+    def _scope_entries(self, scope: CacheScope) -> list[tuple[str, dict[str, Any]]]:
+        """(id, payload) of every entry in scope, from a Qdrant server (payload only)."""
+        only_scope = models.Filter(
+            must=[models.FieldCondition(key="scope", match=models.MatchValue(value=scope.id))]
+        )
+        entries: list[tuple[str, dict[str, Any]]] = []
+        offset: Any = None
+        while True:
+            points, offset = self._client.scroll(
+                _COLLECTION,
+                scroll_filter=only_scope,
+                limit=1_000,
+                offset=offset,
+                with_payload=["created_at", "expires_at"],
+            )
+            entries += [(str(p.id), dict(p.payload or {})) for p in points]
+            if offset is None:
+                return entries
+
+    async def feedback(self, entry: str, similarity: float, *, correct: bool) -> float | None:
+        """Record a hit on ``entry`` as right or wrong and re-derive the entry's threshold."""
+        return await asyncio.to_thread(self.feedback_blocking, entry, similarity, correct=correct)
+
+    def feedback_blocking(self, entry: str, similarity: float, *, correct: bool) -> float | None:
+        """``feedback`` on the calling thread (evaluations)."""
+        with self._lock:
+            if self._mirror is not None:
+                payload = self._mirror.get(entry)
+            else:
+                found = self._client.retrieve(_COLLECTION, ids=[entry], with_payload=True)
+                payload = dict(found[0].payload or {}) if found else None
+            if payload is None:
+                return None
+            observations = [(float(s), bool(ok)) for s, ok in payload.get("observations", [])]
+            observations = [*observations, (similarity, correct)][-OBSERVATIONS_KEPT:]
+            threshold = entry_threshold(
+                observations, max_wrong_hit_rate=float(payload["max_wrong_hit_rate"])
+            )
+            update = {"observations": [list(o) for o in observations], "threshold": threshold}
+            self._client.set_payload(_COLLECTION, payload=update, points=[entry])
+            payload.update(update)  # the mirror's copy, in place
+        return threshold
 
     async def aclose(self) -> None:
         """Close the client (and release local mode's folder lock)."""

@@ -52,6 +52,8 @@ class CacheHit:
     """Which lookup found it."""
     similarity: float
     """1.0 for exact hits; the cosine similarity for semantic ones."""
+    entry: str | None = None
+    """Id of the semantic entry that answered, for reporting the hit right or wrong."""
 
 
 class SemanticLookup(Protocol):
@@ -63,6 +65,13 @@ class SemanticLookup(Protocol):
 
     async def add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
         """Index an answer under its key text."""
+        ...
+
+    async def feedback(self, entry: str, similarity: float, *, correct: bool) -> float | None:
+        """Record a hit on ``entry`` as right or wrong; the entry's new threshold.
+
+        None when the entry is gone (expired or evicted).
+        """
         ...
 
     async def aclose(self) -> None:
@@ -153,6 +162,20 @@ class StepCache:
             await self._guarded(
                 "semantic write", semantic.add(scope, policy, answer), self._semantic_timeout_s
             )
+
+    async def feedback(self, entry: str, similarity: float, *, correct: bool) -> float | None:
+        """Report a semantic hit right or wrong; the entry's new threshold.
+
+        None when the semantic cache is unavailable or the entry is gone.
+        """
+        semantic = await self.prepare_semantic()
+        if semantic is None:
+            return None
+        return await self._guarded(
+            "feedback",
+            semantic.feedback(entry, similarity, correct=correct),
+            self._semantic_timeout_s,
+        )
 
     async def _guarded(
         self, what: str, operation: Awaitable[T], timeout_s: float | None = None

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
@@ -15,9 +15,12 @@ from rich.table import Table
 from runtime._runtime import DEFAULT_TENANT, Runtime
 from runtime.cli._errors import console, fail
 from runtime.cli._eval import eval_app
+from runtime.cli._traces import costs, traces_app
 from runtime.config import load_config
 from runtime.errors import ConfigError, InputError, TierwiseError
 from runtime.execution import ExecutionRecord, StepRecord
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Run tiered LangGraph workflows and see what each step cost.",
@@ -26,6 +29,8 @@ app = typer.Typer(
 )
 
 app.add_typer(eval_app, name="eval")
+app.add_typer(traces_app, name="traces")
+app.command()(costs)
 
 ConfigOption = Annotated[
     Path | None,
@@ -86,6 +91,27 @@ def run(
                 total=(record.cost_usd, record.saved_cost_usd, record.latency_ms),
             )
         )
+        if record.trace_url:
+            out.print(f"trace: {record.trace_url}")
+
+
+cache_app = typer.Typer(help="Inspect and tune the step cache.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+@cache_app.command("feedback")
+def cache_feedback(
+    run_id: Annotated[str, typer.Argument(help="The run whose step hit the semantic cache")],
+    node: Annotated[str, typer.Argument(help="The node that was answered from the cache")],
+    correct: Annotated[
+        bool, typer.Option("--correct/--wrong", help="Was the reused answer right?")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Report a semantic hit right or wrong: its entry re-derives its own threshold."""
+    runtime = _runtime(config)
+    threshold = _run_then_close(runtime, runtime.cache_feedback(run_id, node, correct=correct))
+    console().print(f"entry threshold now {threshold:.4f} (hits below it miss)")
 
 
 @app.command()
@@ -97,17 +123,26 @@ def warmup(
     runtime = _runtime(config)
 
     async def warm_all() -> list[StepRecord]:
+        names = workflow or runtime.workflows.names()
+        return [step for name in names for step in await runtime.warm_up(name)]
+
+    records = _run_then_close(runtime, warm_all())
+    console().print(_steps_table(records, title="warm-up"))
+
+
+def _run_then_close(runtime: Runtime, work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to its end, close the runtime, and turn tierwise errors into exits."""
+
+    async def run_and_close() -> T:
         try:
-            names = workflow or runtime.workflows.names()
-            return [step for name in names for step in await runtime.warm_up(name)]
+            return await work
         finally:
             await runtime.aclose()
 
     try:
-        records = asyncio.run(warm_all())
+        return asyncio.run(run_and_close())
     except TierwiseError as exc:
         raise fail(exc) from exc
-    console().print(_steps_table(records, title="warm-up"))
 
 
 def _read_input(input_json: str | None, input_file: Path | None) -> Any:

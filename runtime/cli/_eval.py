@@ -43,22 +43,36 @@ def eval_cache(
         float | None,
         typer.Option(help="Calibrate: use the best threshold whose wrong-hit rate stays within"),
     ] = None,
+    feedback: Annotated[
+        bool,
+        typer.Option(
+            "--feedback",
+            help="Also report each hit right or wrong as it happens (per-entry thresholds)",
+        ),
+    ] = False,
 ) -> None:
     """Fill a fresh semantic cache with the pairs' cached texts and score every lookup.
 
     Reports tierwise's cache (threshold + guards) and, from the same index in the same
-    run, the single-static-threshold baseline (threshold only).
+    run, the single-static-threshold baseline (threshold only). With ``--feedback``, a
+    third run reports every hit right or wrong as it happens and meets the per-entry
+    thresholds learned so far.
     """
     try:
         labelled = load_pairs(pairs)
     except InputError as exc:
         raise fail(exc) from exc
     try:
-        guarded, baseline = _evaluate_both(labelled, threshold, fill_to, max_wrong_hit_rate)
+        guarded, baseline, learned = _evaluate_all(
+            labelled, threshold, fill_to, max_wrong_hit_rate, feedback
+        )
     except InputError as exc:
         raise fail(exc) from exc
     if as_json:
-        typer.echo(json.dumps({**guarded.as_dict(), "baseline": baseline.as_dict()}, indent=2))
+        result = {**guarded.as_dict(), "baseline": baseline.as_dict()}
+        if learned is not None:
+            result["feedback"] = learned.as_dict()
+        typer.echo(json.dumps(result, indent=2))
         return
     table = Table(
         "cache",
@@ -69,7 +83,10 @@ def eval_cache(
         "entries",
         title=f"{pairs} ({len(labelled)} pairs, threshold {guarded.threshold})",
     )
-    for name, report in (("tierwise (guards)", guarded), ("static threshold", baseline)):
+    rows = [("tierwise (guards)", guarded), ("static threshold", baseline)]
+    if learned is not None:
+        rows.append(("tierwise + feedback", learned))
+    for name, report in rows:
         table.add_row(
             name,
             f"{report.hit_rate:.1%}",
@@ -81,13 +98,14 @@ def eval_cache(
     console().print(table)
 
 
-def _evaluate_both(
+def _evaluate_all(
     labelled: list[ParaphrasePair],
     threshold: float,
     fill_to: int,
     max_wrong_hit_rate: float | None,
-) -> tuple[CacheEvalReport, CacheEvalReport]:
-    """(tierwise, static-threshold baseline) on one freshly filled index."""
+    feedback: bool,
+) -> tuple[CacheEvalReport, CacheEvalReport, CacheEvalReport | None]:
+    """(tierwise, static-threshold baseline, tierwise with feedback) on one fresh index."""
     with tempfile.TemporaryDirectory() as folder:
         index = QdrantSemanticCache.open(LocalEmbedder(), path=Path(folder), url=None)
         try:
@@ -99,6 +117,16 @@ def _evaluate_both(
                 threshold = calibrate(points, max_wrong_hit_rate=max_wrong_hit_rate).threshold
             guarded = evaluate(index, labelled, threshold=threshold, guards=True, entries=entries)
             baseline = evaluate(index, labelled, threshold=threshold, guards=False, entries=entries)
+            learned = None
+            if feedback:
+                learned = evaluate(
+                    index,
+                    labelled,
+                    threshold=threshold,
+                    guards=True,
+                    entries=entries,
+                    feedback=True,
+                )
         finally:
             asyncio.run(index.aclose())
-    return guarded, baseline
+    return guarded, baseline, learned

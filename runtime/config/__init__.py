@@ -7,6 +7,7 @@ from runtime.config._model import (
     TierPrice,
     TierSpec,
     TierwiseConfig,
+    TracingSettings,
 )
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "TierPrice",
     "TierSpec",
     "TierwiseConfig",
+    "TracingSettings",
     "config_path",
     "load_config",
     "parse_config",

@@ -104,6 +104,23 @@ class CacheSettings(_Strict):
     """Length of the vectors ``embeddings_url`` returns."""
 
 
+class TracingSettings(_Strict):
+    """Spans of every execution: kept locally, exported when a collector is configured.
+
+    Langfuse when ``LANGFUSE_HOST``, ``LANGFUSE_PUBLIC_KEY`` and ``LANGFUSE_SECRET_KEY`` are
+    set; otherwise any OTLP/HTTP collector named by ``OTEL_EXPORTER_OTLP_ENDPOINT``.
+    """
+
+    local: bool = True
+    """Keep spans in ``state_dir/traces.sqlite`` for ``tierwise traces``."""
+    capture_content: bool = False
+    """Put prompts and completions on the model-call spans (off: they may hold user data)."""
+    redact: list[str] = Field(default_factory=list)
+    """State fields whose values are replaced by ``[redacted]`` in captured content."""
+    export_timeout_s: float = Field(default=5.0, gt=0)
+    """Longest one export may take; a slow or absent collector never slows a run."""
+
+
 class TierwiseConfig(_Strict):
     """The whole configuration file."""
 
@@ -113,6 +130,8 @@ class TierwiseConfig(_Strict):
     """The embedded engine, used by tiers with ``engine = "embedded"``."""
     cache: CacheSettings = CacheSettings()
     """The step cache."""
+    tracing: TracingSettings = TracingSettings()
+    """Spans, Langfuse export and content capture."""
     state_dir: Path = Path(".tierwise")
     """Where run records are kept (relative paths are from the config file)."""
     workflows: dict[str, WorkflowTarget] = Field(default_factory=dict)

@@ -1,5 +1,6 @@
-"""Token usage and its price."""
+"""Token usage, its price, and spend aggregated over executions."""
 
-from runtime.costs._pricing import Usage, price_step
+from runtime.costs._pricing import Usage, cost_parts, price_step
+from runtime.costs._report import CostSummary, summarise
 
-__all__ = ["Usage", "price_step"]
+__all__ = ["CostSummary", "Usage", "cost_parts", "price_step", "summarise"]

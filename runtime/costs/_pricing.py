@@ -32,10 +32,15 @@ class Usage:
         return self.input_tokens - self.cached_input_tokens
 
 
+def cost_parts(usage: Usage, price: TierPrice) -> dict[str, float]:
+    """Cost in USD of each kind of token, keyed as Langfuse keys usage details."""
+    return {
+        "input": usage.uncached_input_tokens * price.input / _PER_MILLION,
+        "input_cached_tokens": usage.cached_input_tokens * price.cached_input / _PER_MILLION,
+        "output": usage.output_tokens * price.output / _PER_MILLION,
+    }
+
+
 def price_step(usage: Usage, price: TierPrice) -> float:
     """Cost in USD: uncached input, cached input and output, each at its own price."""
-    return (
-        usage.uncached_input_tokens * price.input
-        + usage.cached_input_tokens * price.cached_input
-        + usage.output_tokens * price.output
-    ) / _PER_MILLION
+    return sum(cost_parts(usage, price).values())

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,8 +41,10 @@ class EmbeddedModel:
 
     def complete(self, request: ChatRequest) -> ChatResult:
         """Run one chat completion (blocking; generation is bounded by ``max_tokens``)."""
+        started = time.perf_counter()
         with self._lock:
             self._llama.prompt_tokens_evaluated = None
+            self._llama.prefill_done_at = None
             try:
                 response = self._llama.create_chat_completion(
                     messages=[{"role": m.role, "content": m.content} for m in request.messages],
@@ -53,6 +56,7 @@ class EmbeddedModel:
             except ValueError as exc:  # llama.cpp raises ValueError when the prompt is too long
                 raise ModelError(f"{self.name}: {exc}") from exc
             evaluated = self._llama.prompt_tokens_evaluated
+            prefilled = self._llama.prefill_done_at
         usage = response["usage"]
         choice = response["choices"][0]
         prompt_tokens = int(usage["prompt_tokens"])
@@ -66,6 +70,7 @@ class EmbeddedModel:
             ),
             model=self.name,
             truncated=choice.get("finish_reason") == "length",
+            ttft_ms=None if prefilled is None else (prefilled - started) * 1000,
         )
 
     def close(self) -> None:
@@ -93,10 +98,15 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
         """
 
         prompt_tokens_evaluated: int | None = None
+        prefill_done_at: float | None = None
+        """When the prompt was evaluated: the first token is sampled right after."""
 
         def eval(self, tokens: Any) -> None:
             if self.prompt_tokens_evaluated is None:
                 self.prompt_tokens_evaluated = len(tokens)
+                super().eval(tokens)
+                self.prefill_done_at = time.perf_counter()
+                return
             super().eval(tokens)
 
         def save_state(self) -> Any:

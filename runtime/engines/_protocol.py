@@ -35,6 +35,8 @@ class ChatResult:
     """The model that actually answered (after any fallback)."""
     truncated: bool = False
     """Generation stopped at ``max_tokens`` rather than at its natural end."""
+    ttft_ms: float | None = None
+    """Time to first token, queueing included, when the engine can tell."""
 
 
 class TierClient(Protocol):

@@ -1,6 +1,12 @@
 """Executing workflows: the runtime, the execution context and the records it keeps."""
 
-from runtime.execution._context import ExecutionContext, TierResolver, activate, current_execution
+from runtime.execution._context import (
+    ExecutionContext,
+    TierResolver,
+    activate,
+    current_execution,
+    current_execution_or_none,
+)
 from runtime.execution._records import ExecutionRecord, StepRecord
 from runtime.execution._store import RunStore
 
@@ -12,4 +18,5 @@ __all__ = [
     "TierResolver",
     "activate",
     "current_execution",
+    "current_execution_or_none",
 ]

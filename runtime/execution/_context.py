@@ -17,6 +17,7 @@ from runtime.config import TierSpec
 from runtime.engines import TierClient
 from runtime.errors import WorkflowError
 from runtime.execution._records import StepRecord
+from runtime.tracing import Telemetry
 
 
 class TierResolver(Protocol):
@@ -47,6 +48,10 @@ class ExecutionContext:
     """The step cache; None bypasses it (``--no-cache``)."""
     steps: list[StepRecord] = field(default_factory=list)
     """Model calls made so far."""
+    telemetry: Telemetry = field(default_factory=Telemetry)
+    """Where spans and metrics go (by default: metrics only, no spans)."""
+    trace_id: str | None = None
+    """The OpenTelemetry trace of the execution (32 hex digits), when spans are recorded."""
 
 
 _CURRENT: ContextVar[ExecutionContext | None] = ContextVar("tierwise_execution", default=None)
@@ -61,6 +66,11 @@ def current_execution() -> ExecutionContext:
             "Runtime.run(...) or inside `with runtime.execution(...)`"
         )
     return context
+
+
+def current_execution_or_none() -> ExecutionContext | None:
+    """The executing run, or None outside of one."""
+    return _CURRENT.get()
 
 
 @contextmanager

@@ -30,6 +30,8 @@ class StepRecord:
     """Similarity of the cache hit (1.0 when exact)."""
     saved_cost_usd: float = 0.0
     """What the reused answer cost when it was produced, saved by the hit."""
+    cache_entry: str | None = None
+    """The semantic entry that answered, for ``tierwise cache feedback``."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -45,6 +47,7 @@ class StepRecord:
             "cache": self.cache,
             "similarity": self.similarity,
             "saved_cost_usd": self.saved_cost_usd,
+            "cache_entry": self.cache_entry,
         }
 
 
@@ -64,6 +67,10 @@ class ExecutionRecord:
     """Every model call, in the order they finished."""
     latency_ms: float
     """Wall time of the whole execution."""
+    trace_id: str | None = None
+    """The execution's OpenTelemetry trace (``tierwise traces show`` takes the run id)."""
+    trace_url: str | None = None
+    """The trace in Langfuse, when Langfuse is configured."""
 
     @property
     def cost_usd(self) -> float:
@@ -86,4 +93,6 @@ class ExecutionRecord:
             "saved_cost_usd": self.saved_cost_usd,
             "latency_ms": round(self.latency_ms, 1),
             "steps": [step.as_dict() for step in self.steps],
+            "trace_id": self.trace_id,
+            "trace_url": self.trace_url,
         }

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from runtime._sqlite import transaction
 from runtime.execution._records import ExecutionRecord
 
 _SCHEMA = """
@@ -30,18 +30,12 @@ class RunStore:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
+        self.path = path
         with self._connect() as db:
             db.execute(_SCHEMA)
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=10)
-        try:
-            with db:  # commits, or rolls back on error
-                yield db
-        finally:
-            db.close()
+    def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self.path)
 
     def save(self, record: ExecutionRecord) -> None:
         """Store a finished execution."""
@@ -58,6 +52,27 @@ class RunStore:
                     json.dumps(record.as_dict(), default=str),
                 ),
             )
+
+    def recent(self, *, limit: int = 20, workflow: str | None = None) -> list[dict[str, Any]]:
+        """The newest executions first, as summary rows (no outputs)."""
+        query = "SELECT run_id, workflow, tenant, finished_at, cost_usd, latency_ms FROM runs"
+        query += " WHERE workflow = ?" if workflow else ""
+        query += " ORDER BY finished_at DESC LIMIT ?"
+        params: tuple[Any, ...] = (workflow, limit) if workflow else (limit,)
+        with self._connect() as db:
+            rows = db.execute(query, params).fetchall()
+        keys = ("run_id", "workflow", "tenant", "finished_at", "cost_usd", "latency_ms")
+        return [dict(zip(keys, row, strict=True)) for row in rows]
+
+    def records(self, *, workflow: str | None = None, since: float = 0.0) -> list[dict[str, Any]]:
+        """Every stored execution finished at or after ``since`` (a Unix time)."""
+        query = "SELECT record FROM runs WHERE finished_at >= ?"
+        params: tuple[Any, ...] = (since,)
+        if workflow:
+            query += " AND workflow = ?"
+            params += (workflow,)
+        with self._connect() as db:
+            return [dict(json.loads(row[0])) for row in db.execute(query, params)]
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """A stored execution as ``ExecutionRecord.as_dict()`` shaped it, or None."""

@@ -3,6 +3,7 @@
 from runtime.steps._call import call_model
 from runtime.steps._chat import TIER_KEY, chat, running_node, running_node_tier
 from runtime.steps._step import Step, add_step, steps_of
+from runtime.steps._tool import traced_tool
 
 __all__ = [
     "TIER_KEY",
@@ -13,4 +14,5 @@ __all__ = [
     "running_node",
     "running_node_tier",
     "steps_of",
+    "traced_tool",
 ]

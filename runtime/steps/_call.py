@@ -1,18 +1,23 @@
-"""One model call on behalf of a node: route to its tier, price, record, validate."""
+"""One model call on behalf of a node: route to its tier, price, record, trace, validate."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
+from opentelemetry.trace import Span, SpanKind
 from pydantic import BaseModel, ValidationError
 
-from runtime.costs import price_step
+from runtime.config import TierSpec
+from runtime.costs import cost_parts, price_step
 from runtime.engines import ChatRequest, ChatResult
 from runtime.errors import ModelOutputError
-from runtime.execution import StepRecord, current_execution
+from runtime.execution import ExecutionContext, StepRecord, current_execution
 from runtime.prompts import Message
+from runtime.tracing import attributes as a
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -25,10 +30,12 @@ async def call_model(
     output: type[BaseModel] | None = None,
     max_tokens: int | None = None,
     cache: Literal["off", "miss"] = "off",
+    state: Mapping[str, Any] | None = None,
 ) -> tuple[BaseModel | str, StepRecord]:
     """Send the messages to the tier; return text (or a validated ``output``) and the record.
 
-    The call is recorded, and paid for, even when its output then fails validation.
+    The call is recorded, traced and paid for even when its output then fails validation.
+    ``state`` is the node's input, used to redact captured prompt content.
     """
     execution = current_execution()
     spec = execution.tiers.tier_spec(tier)
@@ -37,21 +44,131 @@ async def call_model(
         json_schema=None if output is None else output.model_json_schema(),
         max_tokens=max_tokens or spec.max_output_tokens,
     )
-    started = time.perf_counter()
-    result = await execution.tiers.tier_client(tier).chat(request)
-    record = StepRecord(
-        node=node,
-        tier=tier,
-        model=result.model,
-        usage=result.usage,
-        cost_usd=price_step(result.usage, spec.price),
-        latency_ms=(time.perf_counter() - started) * 1000,
-        cache=cache,
-    )
-    execution.steps.append(record)
+    metrics = execution.telemetry.metrics
+    with execution.telemetry.tracer.start_as_current_span(
+        f"chat {spec.model}", kind=SpanKind.CLIENT, attributes=_request_attributes(spec, request)
+    ) as span:
+        started, started_at = time.perf_counter(), time.time()
+        queue = metrics.queue_depth.labels(tier)
+        queue.inc()
+        try:
+            result = await execution.tiers.tier_client(tier).chat(request)
+        except Exception:
+            metrics.requests.labels(tier, spec.model, "error").inc()
+            raise
+        finally:
+            queue.dec()
+        record = StepRecord(
+            node=node,
+            tier=tier,
+            model=result.model,
+            usage=result.usage,
+            cost_usd=price_step(result.usage, spec.price),
+            latency_ms=(time.perf_counter() - started) * 1000,
+            cache=cache,
+        )
+        execution.steps.append(record)
+        _observe(execution, span, spec, record, result, started_at)
+        if span.is_recording() and execution.telemetry.content.enabled:
+            _capture(execution, span, request, result, state)
     if output is None:
         return result.text.strip(), record
     return _validate(output, result, node=node, tier=tier), record
+
+
+def _request_attributes(spec: TierSpec, request: ChatRequest) -> dict[str, Any]:
+    return {
+        a.GEN_AI_OPERATION: "chat",
+        a.GEN_AI_PROVIDER: "llama.cpp" if spec.engine == "embedded" else "sglang",
+        a.GEN_AI_REQUEST_MODEL: spec.model,
+        a.GEN_AI_REQUEST_MAX_TOKENS: request.max_tokens,
+        a.GEN_AI_REQUEST_TEMPERATURE: request.temperature,
+        a.LF_TYPE: "generation",
+    }
+
+
+def _observe(
+    execution: ExecutionContext,
+    span: Span,
+    spec: TierSpec,
+    record: StepRecord,
+    result: ChatResult,
+    started_at: float,
+) -> None:
+    """Metrics always; span attributes (usage, cost by part, TTFT) when recording."""
+    usage, metrics, tier = record.usage, execution.telemetry.metrics, record.tier
+    metrics.requests.labels(tier, record.model, "ok").inc()
+    metrics.cost.labels(execution.workflow, tier).inc(record.cost_usd)
+    for kind, count in (
+        ("input", usage.input_tokens),
+        ("cached_input", usage.cached_input_tokens),
+        ("output", usage.output_tokens),
+    ):
+        metrics.tokens.labels(tier, kind).inc(count)
+    if result.ttft_ms is not None:
+        metrics.ttft.labels(tier).observe(result.ttft_ms / 1000)
+        if usage.output_tokens > 1:
+            per_token = (record.latency_ms - result.ttft_ms) / (usage.output_tokens - 1)
+            metrics.tpot.labels(tier).observe(max(0.0, per_token) / 1000)
+    if not span.is_recording():
+        return
+    span.set_attributes(
+        {
+            a.GEN_AI_RESPONSE_MODEL: record.model,
+            a.GEN_AI_INPUT_TOKENS: usage.input_tokens,
+            a.GEN_AI_CACHE_READ_TOKENS: usage.cached_input_tokens,
+            a.GEN_AI_OUTPUT_TOKENS: usage.output_tokens,
+            a.NODE: record.node,
+            a.TIER: tier,
+            a.COST_USD: record.cost_usd,
+            a.LF_MODEL: record.model,
+            a.LF_USAGE: a.as_json(
+                {
+                    "input": usage.uncached_input_tokens,
+                    "input_cached_tokens": usage.cached_input_tokens,
+                    "output": usage.output_tokens,
+                }
+            ),
+            a.LF_COST: a.as_json({**cost_parts(usage, spec.price), "total": record.cost_usd}),
+        }
+    )
+    if result.ttft_ms is not None:
+        first_token = datetime.fromtimestamp(started_at + result.ttft_ms / 1000, tz=UTC)
+        span.set_attribute(a.TTFT_MS, round(result.ttft_ms, 2))
+        span.set_attribute(a.LF_COMPLETION_START, a.as_json(first_token.isoformat()))
+
+
+def _capture(
+    execution: ExecutionContext,
+    span: Span,
+    request: ChatRequest,
+    result: ChatResult,
+    state: Mapping[str, Any] | None,
+) -> None:
+    """Prompt and completion on the span, redacted; withheld when redaction is impossible."""
+    content = execution.telemetry.content
+    if content.redact and state is None:
+        span.set_attribute(a.LF_INPUT, "[withheld: no state to redact from]")
+        return
+    values = state or {}
+    messages = [
+        {"role": m.role, "parts": [{"type": "text", "content": content.scrub(m.content, values)}]}
+        for m in request.messages
+    ]
+    completion = [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": content.scrub(result.text, values)}],
+        }
+    ]
+    span.set_attributes(
+        {
+            a.GEN_AI_INPUT_MESSAGES: a.as_json(messages),
+            a.GEN_AI_OUTPUT_MESSAGES: a.as_json(completion),
+            a.LF_INPUT: a.as_json(messages),
+            a.LF_OUTPUT: content.scrub(result.text, values),
+        }
+    )
 
 
 def _validate(output: type[OutputT], result: ChatResult, *, node: str, tier: str) -> OutputT:

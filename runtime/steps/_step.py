@@ -29,6 +29,7 @@ from runtime.execution import ExecutionContext, StepRecord, current_execution
 from runtime.prompts import Message, Segment, Stability, render_messages, render_segment
 from runtime.steps._call import as_state_value, call_model
 from runtime.steps._chat import TIER_KEY, running_node
+from runtime.tracing import attributes as a
 
 _EMPTY_INPUT = Segment.volatile("input", "")
 
@@ -67,13 +68,29 @@ class Step:
         node = running_node(config)
         values = _as_mapping(state)
         execution = current_execution()
+        with execution.telemetry.tracer.start_as_current_span(
+            f"step {node}",
+            attributes={a.NODE: node, a.TIER: self.tier, a.ESCALATED: False, a.LF_TYPE: "span"},
+        ) as span:
+            value, record = await self._answer(node, values, execution)
+            span.set_attributes(
+                {
+                    a.CACHE_OUTCOME: record.cache,
+                    a.COST_USD: record.cost_usd,
+                    a.SAVED_COST_USD: record.saved_cost_usd,
+                }
+            )
+        return self._update(value)
+
+    async def _answer(
+        self, node: str, values: Mapping[str, Any], execution: ExecutionContext
+    ) -> tuple[Any, StepRecord]:
+        """The step's value, from the cache or the tier, and the record of how."""
         slot = self._cache_slot(node, values, execution)
         if slot is not None:
-            started = time.perf_counter()
-            hit = await slot.cache.lookup(slot.scope, slot.policy, slot.text)
+            hit = await self._lookup(slot, node, execution)
             if hit is not None:
-                execution.steps.append(self._hit_record(node, hit, started))
-                return self._update(hit.answer.value)
+                return hit.answer.value, execution.steps[-1]
         result, record = await call_model(
             node=node,
             tier=self.tier,
@@ -81,6 +98,7 @@ class Step:
             output=self.output,
             max_tokens=self.max_tokens,
             cache="off" if slot is None else "miss",
+            state=values,
         )
         value = as_state_value(result)
         if slot is not None:
@@ -88,7 +106,27 @@ class Step:
                 value=value, model=record.model, cost_usd=record.cost_usd, key_text=slot.text
             )
             await slot.cache.write(slot.scope, slot.policy, answer)
-        return self._update(value)
+        return value, record
+
+    async def _lookup(
+        self, slot: _CacheSlot, node: str, execution: ExecutionContext
+    ) -> CacheHit | None:
+        """Look the slot up under its own span; a hit is recorded as the step's call."""
+        telemetry = execution.telemetry
+        with telemetry.tracer.start_as_current_span(
+            "cache lookup", attributes={a.NODE: node, "tierwise.cache.mode": str(slot.policy.mode)}
+        ) as span:
+            started = time.perf_counter()
+            hit = await slot.cache.lookup(slot.scope, slot.policy, slot.text)
+            outcome = "miss" if hit is None else hit.kind
+            span.set_attribute(a.CACHE_OUTCOME, outcome)
+            telemetry.metrics.cache_lookups.labels(execution.workflow, node, outcome).inc()
+            if hit is None:
+                return None
+            span.set_attribute(a.CACHE_SIMILARITY, hit.similarity)
+            telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(hit.answer.cost_usd)
+            execution.steps.append(self._hit_record(node, hit, started))
+            return hit
 
     def _update(self, value: Any) -> dict[str, Any]:
         return {self.writes: [value] if self.collect else value}
@@ -146,6 +184,7 @@ class Step:
             cache=hit.kind,
             similarity=round(hit.similarity, 4),
             saved_cost_usd=hit.answer.cost_usd,
+            cache_entry=hit.entry,
         )
 
     def static_prefix(self) -> tuple[Message, ...]:

@@ -16,8 +16,16 @@ from typer.testing import CliRunner
 from typing_extensions import TypedDict
 
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
-from runtime.cache import LocalEmbedder, MemoryStore, QdrantSemanticCache, StepCache
+from runtime.cache import (
+    CachedAnswer,
+    CacheScope,
+    LocalEmbedder,
+    MemoryStore,
+    QdrantSemanticCache,
+    StepCache,
+)
 from runtime.cli import app
+from runtime.errors import InputError
 from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 
 pytestmark = pytest.mark.integration
@@ -108,6 +116,61 @@ async def test_expired_entries_are_not_served(runtime: Runtime) -> None:
     # a paraphrase: the exact entry expired too, so only an expired vector could answer
     found = await outcomes(runtime, [("t", "Where's my hardware order?")], ttl_s=compiled_ttl)
     assert found[0][0] == "miss"
+
+
+def build() -> Any:
+    """The graph above, as a registered workflow (``module:factory``)."""
+    return graph()
+
+
+async def test_a_hit_reported_wrong_raises_only_that_entrys_threshold(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    config = fake_config(tmp_path, workflows={"labels": f"{__name__}:build"})
+    cache = StepCache(
+        MemoryStore(),
+        semantic=lambda: QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None),
+        timeout_s=0.05,
+        semantic_timeout_s=2.0,
+    )
+    rt = Runtime(config, clients={"small": FakeTierClient(answer_billing)}, cache=cache)
+    question = {"question": "How do I export my invoices?"}
+    other = {"question": "Where do I change my email address?"}
+    await rt.run("labels", question)
+    await rt.run("labels", other)
+    hit = await rt.run("labels", {"question": "How can I export my invoices?"})
+    (step,) = hit.steps
+    assert step.cache == "semantic" and step.similarity is not None
+
+    threshold = await rt.cache_feedback(hit.run_id, "label", correct=False)
+
+    assert threshold > step.similarity
+    again = await rt.run("labels", {"question": "How can I export my invoices?"})
+    assert again.steps[0].cache == "miss"  # the entry now asks for more than that
+    elsewhere = await rt.run("labels", {"question": "How can I change my email address?"})
+    assert elsewhere.steps[0].cache == "semantic"  # other entries keep the policy's threshold
+    assert (await rt.cache_feedback(elsewhere.run_id, "label", correct=True)) == 0.0
+    with pytest.raises(InputError, match="not answered by the semantic cache"):
+        await rt.cache_feedback(again.run_id, "label", correct=False)
+    await rt.aclose()
+
+
+async def test_a_scope_keeps_at_most_max_entries_newest_first(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    index = QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None)
+    policy = CachePolicy(mode=CacheMode.SEMANTIC, key=("question",), max_entries=2)
+    scope = CacheScope(workflow="w", node="n", prompt="p", model="m", tenant="t")
+    texts = ["How do I export my invoices?", "Where is my order?", "How do I delete my account?"]
+    for text in texts:
+        answer = CachedAnswer(value=text, model="m", cost_usd=0.0, key_text=text)
+        await index.add(scope, policy, answer)
+    found = [index.search_blocking(scope, policy, text) for text in texts]
+    assert [hit is not None for hit in found] == [False, True, True]
+    await index.aclose()
+    reopened = QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None)
+    assert reopened.search_blocking(scope, policy, texts[0]) is None  # deleted, not hidden
+    await reopened.aclose()
 
 
 # qdrant-client leaves the lock file of a failed open to the garbage collector

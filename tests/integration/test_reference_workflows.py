@@ -135,10 +135,40 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
             "cache",
             "similarity",
             "saved_cost_usd",
+            "cache_entry",
         }
         assert step["cache"] == "miss"
     assert result["steps"][-1]["cached_input_tokens"] > 0
     assert result["cost_usd"] == pytest.approx(sum(s["cost_usd"] for s in result["steps"]))
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "runtime.cli", *args, "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    # the run's spans were flushed to the local store when the command exited
+    tree = json.loads(cli("traces", "show", result["run_id"], "--json"))
+    assert tree["name"] == "workflow support_triage"
+    assert tree["attributes"]["tierwise.cost_usd"] == pytest.approx(result["cost_usd"])
+    steps = [c for c in tree["children"] if c["name"].startswith("step ")]
+    assert [c["name"] for c in steps] == ["step classify", "step answer", "step policy_check"]
+    assert "execute_tool faq_search" in {c["name"] for c in tree["children"]}
+    calls = [g for c in steps for g in c["children"] if g["name"].startswith("chat ")]
+    assert [g["attributes"]["tierwise.cost_usd"] for g in calls] == pytest.approx(
+        [s["cost_usd"] for s in result["steps"]]
+    )
+    assert all(g["attributes"]["tierwise.ttft_ms"] > 0 for g in calls)
+    assert result["run_id"] in cli("traces", "list")
+    costs = json.loads(cli("costs", "--workflow", "support_triage", "--since", "1h", "--json"))
+    assert costs["executions"] == 1
+    assert costs["p95_usd"] == pytest.approx(result["cost_usd"])
+    assert set(costs["by_tier"]) == {"small", "large"}
 
 
 async def test_after_warm_up_the_first_execution_finds_every_prefix_cached(tmp_path: Path) -> None:

@@ -1,0 +1,250 @@
+"""Spans of an execution, exported as OTLP/HTTP to a Langfuse-shaped receiver on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.graph import START, StateGraph
+from prometheus_client.parser import text_string_to_metric_families
+from typing_extensions import TypedDict
+
+from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step, chat, traced_tool
+from runtime.config import TracingSettings
+from runtime.execution import ExecutionRecord
+from runtime.tracing import Telemetry
+from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
+from tests.otlp_receiver import Receiver, otlp_receiver
+
+
+class State(TypedDict, total=False):
+    question: str
+    email: str
+    label: dict[str, Any]
+    notes: str
+    reply: str
+
+
+@traced_tool("notes_search")
+def search_notes(question: str) -> str:
+    return f"notes about {question}"
+
+
+def lookup(state: State) -> dict[str, str]:
+    return {"notes": search_notes(state["question"])}
+
+
+async def reply(state: State) -> dict[str, str]:
+    return {"reply": await chat(f"Reply to {state['question']} using {state['notes']}")}
+
+
+def build() -> Any:
+    """Label, look up notes, reply."""
+    builder = StateGraph(State)
+    label = Step(
+        tier="small",
+        prompt=(
+            Segment.node("task", "Label it."),
+            Segment.volatile("question", "Q: {question} from {email}"),
+        ),
+        output=Label,
+        writes="label",
+        cache=CachePolicy(mode=CacheMode.EXACT, key=("question",)),
+    )
+    add_step(builder, "label", label)
+    builder.add_node("lookup", lookup)
+    builder.add_node("reply", reply, metadata={"tier": "large"})
+    builder.add_edge(START, "label")
+    builder.add_edge("label", "lookup")
+    builder.add_edge("lookup", "reply")
+    return builder
+
+
+LANGFUSE = {"LANGFUSE_PUBLIC_KEY": "pk-lf-test", "LANGFUSE_SECRET_KEY": "sk-lf-test"}
+QUESTION = {"question": "Where is my invoice?", "email": "ada@example.com"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with otlp_receiver() as received:
+        yield received
+
+
+def runtime_for(tmp_path: Path, telemetry: Telemetry) -> Runtime:
+    config = fake_config(tmp_path, workflows={"traced": f"{__name__}:build"})
+    clients = {"small": FakeTierClient(answer_billing), "large": FakeTierClient(lambda _: "Hi")}
+    return Runtime(config, clients=clients, telemetry=telemetry)
+
+
+async def traced_runs(
+    tmp_path: Path, receiver: Receiver, settings: TracingSettings, runs: int = 1
+) -> tuple[list[ExecutionRecord], Runtime]:
+    environ = {"LANGFUSE_HOST": receiver.url, "LANGFUSE_PROJECT_ID": "proj-1", **LANGFUSE}
+    telemetry = Telemetry.open(settings, state_dir=tmp_path, environ=environ)
+    runtime = runtime_for(tmp_path, telemetry)
+    records = [await runtime.run("traced", QUESTION, tenant="acme") for _ in range(runs)]
+    await runtime.aclose()  # flushes the batched spans
+    return records, runtime
+
+
+async def test_one_execution_is_one_trace_with_a_span_per_step_call_and_tool(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    (record,), _ = await traced_runs(tmp_path, receiver, TracingSettings())
+
+    spans = {span.name: span for span in receiver.spans}
+    assert set(spans) == {
+        "workflow traced",
+        "step label",
+        "cache lookup",
+        "chat smollm2-135m-instruct",
+        "execute_tool notes_search",
+        "chat qwen2.5-coder-0.5b-instruct",
+    }
+    root = spans["workflow traced"]
+    assert root.parent_id is None and root.trace_id == record.trace_id
+    assert {span.trace_id for span in receiver.spans} == {record.trace_id}
+    step = spans["step label"]
+    assert step.parent_id == root.span_id
+    assert spans["cache lookup"].parent_id == step.span_id
+    assert spans["chat smollm2-135m-instruct"].parent_id == step.span_id
+    assert spans["execute_tool notes_search"].parent_id == root.span_id
+    assert spans["chat qwen2.5-coder-0.5b-instruct"].parent_id == root.span_id
+    assert receiver.paths == ["/api/public/otel/v1/traces"] * len(receiver.paths)
+
+
+async def test_span_attributes_follow_the_genai_conventions_and_langfuses_mapping(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    (record,), _ = await traced_runs(tmp_path, receiver, TracingSettings())
+    spans = {span.name: span.attributes for span in receiver.spans}
+
+    root = spans["workflow traced"]
+    assert root["tierwise.run_id"] == record.run_id
+    assert root["tierwise.tenant"] == "acme"
+    assert root["langfuse.trace.name"] == "traced"
+    assert root["langfuse.trace.tags"] == ["traced", "tenant:acme"]
+    assert root["langfuse.trace.metadata.tenant"] == "acme"
+    call = spans["chat smollm2-135m-instruct"]
+    small = record.steps[0]
+    assert call["gen_ai.operation.name"] == "chat"
+    assert call["gen_ai.request.model"] == "smollm2-135m-instruct"
+    assert call["gen_ai.response.model"] == "fake-model"
+    assert call["gen_ai.usage.input_tokens"] == small.usage.input_tokens
+    assert call["gen_ai.usage.cache_read.input_tokens"] == small.usage.cached_input_tokens
+    assert call["gen_ai.usage.output_tokens"] == small.usage.output_tokens
+    assert call["langfuse.observation.type"] == "generation"
+    usage = json.loads(call["langfuse.observation.usage_details"])
+    assert usage == {
+        "input": small.usage.uncached_input_tokens,
+        "input_cached_tokens": small.usage.cached_input_tokens,
+        "output": small.usage.output_tokens,
+    }
+    assert call["tierwise.ttft_ms"] == 5.0
+    assert "langfuse.observation.completion_start_time" in call
+    assert "gen_ai.input.messages" not in call  # content is off by default
+    tool = spans["execute_tool notes_search"]
+    assert tool["gen_ai.tool.name"] == "notes_search"
+    assert tool["langfuse.observation.type"] == "tool"
+    assert spans["cache lookup"]["tierwise.cache.outcome"] == "miss"
+
+
+async def test_costs_in_the_spans_equal_the_costs_in_the_execution_record(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    (first, second), _ = await traced_runs(tmp_path, receiver, TracingSettings(), runs=2)
+
+    for record in (first, second):
+        spans = [s for s in receiver.spans if s.trace_id == record.trace_id]
+        root = next(s for s in spans if s.parent_id is None)
+        assert root.attributes["tierwise.cost_usd"] == pytest.approx(record.cost_usd)
+        assert root.attributes["langfuse.trace.metadata.cost_usd"] == pytest.approx(record.cost_usd)
+        assert root.attributes["tierwise.saved_cost_usd"] == pytest.approx(record.saved_cost_usd)
+        calls = [s for s in spans if s.name.startswith("chat ")]
+        assert sorted(c.attributes["tierwise.cost_usd"] for c in calls) == pytest.approx(
+            sorted(s.cost_usd for s in record.steps if s.cache in ("off", "miss"))
+        )
+        for call in calls:
+            details = json.loads(call.attributes["langfuse.observation.cost_details"])
+            assert details["total"] == pytest.approx(call.attributes["tierwise.cost_usd"])
+            parts = details["input"] + details["input_cached_tokens"] + details["output"]
+            assert parts == pytest.approx(details["total"])
+    # the second run's label step was an exact cache hit: no model call, its cost saved
+    step = next(
+        s for s in receiver.spans if s.trace_id == second.trace_id and s.name == "step label"
+    )
+    assert step.attributes["tierwise.cache.outcome"] == "exact"
+    assert step.attributes["tierwise.cost_usd"] == 0.0
+    assert step.attributes["tierwise.saved_cost_usd"] == pytest.approx(first.steps[0].cost_usd)
+    assert second.saved_cost_usd == pytest.approx(first.steps[0].cost_usd)
+
+
+async def test_the_export_carries_langfuses_basic_auth_and_the_record_links_the_trace(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    (record,), _ = await traced_runs(tmp_path, receiver, TracingSettings())
+
+    expected = "Basic " + base64.b64encode(b"pk-lf-test:sk-lf-test").decode()
+    assert receiver.headers and all(h["authorization"] == expected for h in receiver.headers)
+    assert record.trace_url == f"{receiver.url}/project/proj-1/traces/{record.trace_id}"
+
+
+async def test_captured_content_hides_redacted_fields(tmp_path: Path, receiver: Receiver) -> None:
+    settings = TracingSettings(capture_content=True, redact=["email"])
+    await traced_runs(tmp_path, receiver, settings)
+    spans = {span.name: span.attributes for span in receiver.spans}
+
+    prompt = spans["chat smollm2-135m-instruct"]["gen_ai.input.messages"]
+    assert "Where is my invoice?" in prompt
+    assert "ada@example.com" not in prompt and "[redacted]" in prompt
+    # a chat() node has no state to redact from: its content is withheld, not leaked
+    assert "gen_ai.input.messages" not in spans["chat qwen2.5-coder-0.5b-instruct"]
+
+
+async def test_an_unreachable_collector_never_fails_or_holds_up_a_run(tmp_path: Path) -> None:
+    environ = {"LANGFUSE_HOST": "http://127.0.0.1:9", **LANGFUSE}  # nothing listens on 9
+    settings = TracingSettings(export_timeout_s=1.0)
+    runtime = runtime_for(tmp_path, Telemetry.open(settings, state_dir=tmp_path, environ=environ))
+
+    record = await runtime.run("traced", QUESTION)
+    started = time.perf_counter()
+    await runtime.aclose()
+
+    assert record.output["reply"] == "Hi"
+    assert time.perf_counter() - started < 10  # export gives up; shutdown does not hang
+    local = runtime.telemetry.store
+    assert local is not None and local.tree(record.run_id) is not None  # kept locally
+
+
+async def test_metrics_count_calls_cost_cache_outcomes_and_queue_depth(tmp_path: Path) -> None:
+    runtime = runtime_for(tmp_path, Telemetry())
+    first = await runtime.run("traced", QUESTION)
+    second = await runtime.run("traced", QUESTION)
+    text = runtime.telemetry.metrics.exposition().decode()
+
+    def sample(name: str, **labels: str) -> float:
+        for family in text_string_to_metric_families(text):
+            for found in family.samples:
+                if found.name == name and found.labels == labels:
+                    return float(found.value)
+        raise AssertionError(f"no sample {name}{labels}")
+
+    assert sample("tierwise_model_requests_total", tier="small", model="fake-model", outcome="ok")
+    assert (
+        sample("tierwise_model_requests_total", tier="large", model="fake-model", outcome="ok") == 2
+    )
+    assert sample("tierwise_cache_hit_ratio", workflow="traced", node="label") == 0.5
+    assert sample("tierwise_cache_saved_usd_total", workflow="traced", node="label") == (
+        pytest.approx(first.steps[0].cost_usd)
+    )
+    assert sample("tierwise_queue_depth", tier="small") == 0
+    assert sample("tierwise_time_to_first_token_seconds_count", tier="large") == 2
+    assert sample("tierwise_executions_total", workflow="traced", outcome="ok") == 2
+    total = sample("tierwise_cost_usd_total", workflow="traced", tier="large")
+    steps = [*first.steps, *second.steps]
+    assert total == pytest.approx(sum(s.cost_usd for s in steps if s.tier == "large"))
