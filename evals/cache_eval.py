@@ -35,8 +35,8 @@ def run(pairs: Path, threshold: float, *extra: str) -> dict[str, Any]:
 def rows(name: str, report: dict[str, Any]) -> list[str]:
     out = []
     runs = [("tierwise (guards)", report), ("static threshold", report["baseline"])]
-    if "feedback" in report:
-        runs.append(("tierwise + feedback", report["feedback"]))
+    if "with_feedback" in report:
+        runs.append(("tierwise + feedback", report["with_feedback"]))
     for label, r in runs:
         out.append(
             f"| {name} | {label} | {r['threshold']} | {r['entries']} | {r['hit_rate']:.1%} | "

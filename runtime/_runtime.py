@@ -67,7 +67,7 @@ def step_cache(config: TierwiseConfig) -> StepCache:
                 timeout_s=settings.semantic_timeout_ms / 1000,
             )
             if settings.embeddings_url is not None
-            else LocalEmbedder()
+            else LocalEmbedder(config.embedded.model_dir)
         )
         return QdrantSemanticCache.open(embedder, path=config.state_dir / "qdrant", url=qdrant_url)
 

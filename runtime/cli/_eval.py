@@ -71,7 +71,7 @@ def eval_cache(
     if as_json:
         result = {**guarded.as_dict(), "baseline": baseline.as_dict()}
         if learned is not None:
-            result["feedback"] = learned.as_dict()
+            result["with_feedback"] = learned.as_dict()
         typer.echo(json.dumps(result, indent=2))
         return
     table = Table(

@@ -219,7 +219,9 @@ def test_eval_cache_json_reports_the_required_keys_for_both_configurations(
         },
     ]
     pairs.write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    result = CliRunner().invoke(app, ["eval", "cache", "--pairs", str(pairs), "--json"])
+    result = CliRunner().invoke(
+        app, ["eval", "cache", "--pairs", str(pairs), "--json", "--feedback"]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     for section in (report, report["baseline"]):
@@ -228,3 +230,5 @@ def test_eval_cache_json_reports_the_required_keys_for_both_configurations(
     assert report["hit_rate"] == 1.0  # the paraphrase found its own entry
     assert report["wrong_hit_rate"] == 0.0  # the guard refused enable/disable
     assert report["baseline"]["wrong_hit_rate"] > 0  # the static threshold did not
+    assert report["with_feedback"]["feedback"] is True
+    assert report["with_feedback"]["hit_rate"] == 1.0
