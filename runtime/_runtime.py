@@ -6,10 +6,13 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from runtime.cache import (
     CacheMode,
@@ -23,12 +26,13 @@ from runtime.cache import (
     SemanticLookup,
     StepCache,
 )
-from runtime.config import TierSpec, TierwiseConfig, load_config
+from runtime.config import BudgetSpec, TierSpec, TierwiseConfig, load_config
 from runtime.costs import price_step
 from runtime.engines import (
     ChatRequest,
     EmbeddedEngine,
     EmbeddedTierClient,
+    GatedTierClient,
     OpenAITierClient,
     TierClient,
 )
@@ -96,6 +100,9 @@ class Runtime:
         self.runs = RunStore(config.state_dir / "runs.sqlite")
         self._engine = EmbeddedEngine(config.embedded)
         self._clients: dict[str, TierClient] = dict(clients or {})
+        self._gated: dict[str, TierClient] = {}
+        self._checkpoints = AsyncExitStack()
+        self._checkpointer: BaseCheckpointSaver[Any] | None = None
         if cache is None and config.cache.enabled:
             cache = step_cache(config)
         self.cache = cache
@@ -111,15 +118,34 @@ class Runtime:
         return self.config.tier(tier)
 
     def tier_client(self, tier: str) -> TierClient:
-        """The client of ``tier``, created on first use."""
-        if tier not in self._clients:
+        """The client of ``tier``, created on first use, behind the tier's gate."""
+        if tier not in self._gated:
             spec = self.tier_spec(tier)
-            self._clients[tier] = (
+            client = self._clients.get(tier) or (
                 EmbeddedTierClient(self._engine, tier, spec)
                 if spec.engine == "embedded"
                 else OpenAITierClient(tier, spec)
             )
-        return self._clients[tier]
+            self._gated[tier] = GatedTierClient(
+                client, tier, concurrency=spec.max_concurrency, max_queue=spec.max_queue
+            )
+        return self._gated[tier]
+
+    def budget_for(self, workflow: str, requested: BudgetSpec | None = None) -> BudgetSpec | None:
+        """The budget of one execution: the request's, within the workflow's configured one.
+
+        A request may ask for less than the configured budget, never for more.
+        """
+        configured = self.config.budgets.get(workflow)
+        if requested is None:
+            return configured
+        if not requested.within(configured):
+            allowed = configured.model_dump(exclude_none=True) if configured else {}
+            raise InputError(
+                f"budget {requested.model_dump(exclude_none=True)} exceeds what workflow "
+                f"{workflow!r} allows: {allowed}"
+            )
+        return requested.merged(configured)
 
     @contextmanager
     def execution(
@@ -129,6 +155,8 @@ class Runtime:
         tenant: str = DEFAULT_TENANT,
         run_id: str | None = None,
         use_cache: bool = True,
+        budget: BudgetSpec | None = None,
+        on_step: Callable[[StepRecord], None] | None = None,
     ) -> Iterator[ExecutionContext]:
         """Make model calls inside the block count towards one execution of ``workflow``.
 
@@ -144,6 +172,8 @@ class Runtime:
             tiers=self,
             cache=self.cache if use_cache else None,
             telemetry=telemetry,
+            budget=budget,
+            on_step=on_step,
         )
         identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant}
         with telemetry.tracer.start_as_current_span(
@@ -184,18 +214,57 @@ class Runtime:
         *,
         tenant: str = DEFAULT_TENANT,
         use_cache: bool = True,
+        budget: BudgetSpec | None = None,
+        run_id: str | None = None,
+        thread_id: str | None = None,
+        on_step: Callable[[StepRecord], None] | None = None,
+        on_chunk: Callable[[str, Any], None] | None = None,
     ) -> ExecutionRecord:
-        """Validate the input, execute the workflow and store its execution record."""
+        """Validate the input, execute the workflow and store its execution record.
+
+        ``budget`` may only lower the workflow's configured one. With ``thread_id`` the graph
+        runs on the checkpointer: its state persists in that thread, and ``raw_input=None``
+        resumes the thread from its last checkpoint. ``on_step`` hears of every finished
+        step, ``on_chunk`` of every LangGraph ``values`` and ``updates`` chunk (streaming).
+        """
         registered = self.workflows.get(workflow)
-        graph_input = registered.validate_input(raw_input)
+        resuming = thread_id is not None and raw_input is None
+        graph_input = None if resuming else registered.validate_input(raw_input)
+        limits = self.budget_for(workflow, budget)
+        graph: Any = registered.graph
+        config: dict[str, Any] | None = None
+        if thread_id is not None:
+            graph = registered.with_checkpointer(await self.checkpointer())
+            config = {"configurable": {"thread_id": thread_id}}
         started = time.perf_counter()
-        with self.execution(workflow, tenant=tenant, use_cache=use_cache) as context:
-            output = await registered.graph.ainvoke(graph_input)
+        output: dict[str, Any] = {}
+        with self.execution(
+            workflow,
+            tenant=tenant,
+            run_id=run_id,
+            use_cache=use_cache,
+            budget=limits,
+            on_step=on_step,
+        ) as context:
+            finished = None
+            if resuming:  # a thread that already reached its end is not run again
+                state = await graph.aget_state(config)
+                finished = None if state.next else dict(state.values)
+            if finished is not None:
+                output = finished
+            else:
+                async for mode, chunk in graph.astream(
+                    graph_input, config, stream_mode=["updates", "values"]
+                ):
+                    if mode == "values":
+                        output = dict(chunk)
+                    if on_chunk is not None:
+                        on_chunk(mode, chunk)
         record = ExecutionRecord(
             run_id=context.run_id,
             workflow=workflow,
             tenant=tenant,
-            output=dict(output),
+            output=output,
             steps=tuple(context.steps),
             latency_ms=(time.perf_counter() - started) * 1000,
             trace_id=context.trace_id,
@@ -203,6 +272,29 @@ class Runtime:
         )
         self.runs.save(record)
         return record
+
+    async def checkpointer(self) -> BaseCheckpointSaver[Any]:
+        """LangGraph's checkpointer: Postgres when ``DATABASE_URL`` is set, else SQLite."""
+        if self._checkpointer is not None:
+            return self._checkpointer
+        saver: BaseCheckpointSaver[Any]
+        url = os.environ.get("DATABASE_URL")
+        if url:
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+            postgres = await self._checkpoints.enter_async_context(
+                AsyncPostgresSaver.from_conn_string(url)
+            )
+            await postgres.setup()
+            saver = postgres
+        else:
+            path = self.config.state_dir / "checkpoints.sqlite"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            saver = await self._checkpoints.enter_async_context(
+                AsyncSqliteSaver.from_conn_string(str(path))
+            )
+        self._checkpointer = saver
+        return saver
 
     def trace_url(self, trace_id: str | None) -> str | None:
         """The Langfuse page of a trace when Langfuse is configured."""
@@ -272,8 +364,9 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Close every tier client and free the embedded models."""
-        for client in self._clients.values():
+        for client in self._gated.values():
             await client.aclose()
+        await self._checkpoints.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         self._engine.close()

@@ -5,7 +5,11 @@
     TierwiseError
     ├── ConfigError            bad configuration; names the file and the key (raised at load)
     ├── InputError             bad input from a caller; becomes an HTTP 4xx with its message
-    │   └── UnknownWorkflowError
+    │   └── NotFoundError      no such workflow, run, thread or assistant (HTTP 404)
+    │       └── UnknownWorkflowError
+    ├── BudgetExceededError    an execution crossed its budget; carries the cost so far
+    ├── OverloadedError        a tier's queue is full; carries when to retry (HTTP 503)
+    │   └── TooManyExecutionsError  the server runs all the executions it may (HTTP 429)
     ├── WorkflowError          a workflow is declared wrongly (a node without a tier, ...)
     │   └── MissingTierError
     ├── ModelError             a model server or engine failed (mapped at the tier seam)
@@ -19,6 +23,7 @@ A cache miss or a fallback is a result, not an exception.
 from __future__ import annotations
 
 __all__ = [
+    "BudgetExceededError",
     "ConfigError",
     "InputError",
     "MissingTierError",
@@ -26,7 +31,10 @@ __all__ = [
     "ModelOutputError",
     "ModelTimeoutError",
     "ModelUnavailableError",
+    "NotFoundError",
+    "OverloadedError",
     "TierwiseError",
+    "TooManyExecutionsError",
     "UnknownWorkflowError",
     "WorkflowError",
 ]
@@ -50,8 +58,29 @@ class InputError(TierwiseError):
     """Input from a caller (CLI, HTTP, Python) is invalid."""
 
 
-class UnknownWorkflowError(InputError):
+class NotFoundError(InputError):
+    """The named workflow, run, thread or assistant does not exist."""
+
+
+class UnknownWorkflowError(NotFoundError):
     """No workflow is registered under the requested name."""
+
+
+class BudgetExceededError(TierwiseError):
+    """An execution spent more than its budget allows; it stopped at that step."""
+
+    def __init__(self, message: str, *, cost_usd: float, tokens: int) -> None:
+        self.cost_usd = cost_usd
+        self.tokens = tokens
+        super().__init__(message)
+
+
+class OverloadedError(TierwiseError):
+    """A tier has as many calls waiting as it may queue; retry later."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
 
 
 class WorkflowError(TierwiseError):
@@ -80,3 +109,7 @@ class ModelOutputError(ModelError):
     def __init__(self, message: str, *, raw_output: str) -> None:
         self.raw_output = raw_output
         super().__init__(message)
+
+
+class TooManyExecutionsError(OverloadedError):
+    """The server already runs as many executions as it may; retry later."""

@@ -21,3 +21,14 @@ def isolated(config: TierwiseConfig, tmp: Path) -> TierwiseConfig:
     return config.model_copy(update={"state_dir": tmp, "embedded": embedded}).with_source(
         config.source
     )
+
+
+def repo_config_file(folder: Path, name: str = "tierwise.toml") -> Path:
+    """A copy of the repository's config in ``folder`` (state there, models shared)."""
+    path = folder / name
+    path.write_text(
+        (REPO / "tierwise.toml")
+        .read_text()
+        .replace('model_dir = ".tierwise/models"', f'model_dir = "{REPO}/.tierwise/models"')
+    )
+    return path

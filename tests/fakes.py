@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -29,9 +30,12 @@ TIERS = {
 }
 
 
-def fake_config(tmp_path: Path, workflows: dict[str, str] | None = None) -> TierwiseConfig:
-    """Both tiers, with run records and local stores under ``tmp_path``."""
-    raw = {"tiers": TIERS, "state_dir": str(tmp_path), "workflows": workflows or {}}
+def fake_config(
+    tmp_path: Path, workflows: dict[str, str] | None = None, **sections: Any
+) -> TierwiseConfig:
+    """Both tiers, with run records and local stores under ``tmp_path``; ``sections``
+    (``server=...``, ``budgets=...``, ``tiers=...``) replace parts of the file."""
+    raw = {"tiers": TIERS, "state_dir": str(tmp_path), "workflows": workflows or {}, **sections}
     return parse_config(raw, source="test", base_dir=tmp_path)
 
 

@@ -115,6 +115,84 @@ def cache_feedback(
 
 
 @app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: server.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: server.port)")] = None,
+    warm_up: Annotated[
+        bool, typer.Option(help="Prefill every step's prefix at start (/readyz waits for it)")
+    ] = True,
+    config: ConfigOption = None,
+) -> None:
+    """Serve every registered workflow over HTTP (and the LangGraph Platform API)."""
+    import os
+
+    import uvicorn
+
+    from runtime.server import ApiKeys, create_app
+
+    runtime = _runtime(config)
+    settings = runtime.config.server
+    bind_host = host or settings.host
+    bind_port = settings.port if port is None else port
+    try:
+        keys = ApiKeys.load(settings.api_keys, os.environ, source=runtime.config.source)
+    except ConfigError as exc:
+        raise fail(exc) from exc
+    if not keys and not _is_loopback(bind_host):
+        raise fail(
+            InputError(
+                f"refusing to serve on {bind_host} without API keys: set server.api_keys or "
+                "TIERWISE_API_KEYS, or bind to 127.0.0.1"
+            )
+        )
+    out = console()
+    url = f"http://{bind_host}:{bind_port}"
+    if not keys:
+        out.print(f"no API keys configured: serving tenant 'default' on loopback only ({url})")
+    names = runtime.workflows.names()
+    out.print(f"tierwise serving {', '.join(names) or 'no workflows'} at {url} (docs: {url}/docs)")
+    if names:
+        schema = runtime.workflows.get(names[0]).input_schema()
+        example = json.dumps({"input": {field: "..." for field in schema.get("required", [])}})
+        out.print(
+            f"try: curl -s {url}/workflows/{names[0]}/invoke "
+            f"-H 'content-type: application/json' -d '{example}'",
+            markup=False,
+            highlight=False,
+        )
+    uvicorn.run(
+        create_app(runtime, warm_up=warm_up),
+        host=bind_host,
+        port=bind_port,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        log_level="info",
+    )
+
+
+keys_app = typer.Typer(help="API keys for `tierwise serve`.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("hash")
+def keys_hash(key: Annotated[str, typer.Argument(help="The API key to store")]) -> None:
+    """Print the form a key is stored in under server.api_keys (never store the key)."""
+    from runtime.server import hash_key
+
+    typer.echo(hash_key(key))
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@app.command()
 def warmup(
     workflow: Annotated[list[str] | None, typer.Argument(help="Workflows (default: all)")] = None,
     config: ConfigOption = None,

@@ -2,8 +2,10 @@
 
 from runtime.config._load import CONFIG_ENV_VAR, config_path, load_config, parse_config
 from runtime.config._model import (
+    BudgetSpec,
     CacheSettings,
     EmbeddedEngineSettings,
+    ServerSettings,
     TierPrice,
     TierSpec,
     TierwiseConfig,
@@ -12,8 +14,10 @@ from runtime.config._model import (
 
 __all__ = [
     "CONFIG_ENV_VAR",
+    "BudgetSpec",
     "CacheSettings",
     "EmbeddedEngineSettings",
+    "ServerSettings",
     "TierPrice",
     "TierSpec",
     "TierwiseConfig",

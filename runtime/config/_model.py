@@ -12,6 +12,8 @@ from pydantic import (
     HttpUrl,
     PrivateAttr,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -57,6 +59,8 @@ class TierSpec(_Strict):
     """Model calls in flight at once on this tier (the embedded engine runs one at a time)."""
     max_output_tokens: int = Field(default=512, ge=1)
     """Default cap on generated tokens when a step sets none."""
+    max_queue: int = Field(default=64, ge=0)
+    """Calls that may wait for a free slot; one more is refused (HTTP 503, Retry-After)."""
 
     @model_validator(mode="after")
     def _engine_fields_agree(self) -> TierSpec:
@@ -121,6 +125,62 @@ class TracingSettings(_Strict):
     """Longest one export may take; a slow or absent collector never slows a run."""
 
 
+class BudgetSpec(_Strict):
+    """The most one execution may spend; it stops at the step that crosses it."""
+
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    """Priced cost, in USD."""
+    max_tokens: int | None = Field(default=None, ge=1)
+    """Input plus output tokens over all model calls."""
+
+    def within(self, ceiling: BudgetSpec | None) -> bool:
+        """Whether this budget asks for no more than ``ceiling`` allows.
+
+        An unset limit inherits the ceiling's.
+        """
+        if ceiling is None:
+            return True
+        return all(
+            limit is None or mine is None or mine <= limit
+            for mine, limit in (
+                (self.max_cost_usd, ceiling.max_cost_usd),
+                (self.max_tokens, ceiling.max_tokens),
+            )
+        )
+
+    def merged(self, ceiling: BudgetSpec | None) -> BudgetSpec:
+        """The budget, with the ceiling's limits where it sets none."""
+        if ceiling is None:
+            return self
+        return BudgetSpec(
+            max_cost_usd=self.max_cost_usd or ceiling.max_cost_usd,
+            max_tokens=self.max_tokens or ceiling.max_tokens,
+        )
+
+
+class ServerSettings(_Strict):
+    """``tierwise serve``: where it listens, who may call it, and how much it takes on."""
+
+    host: str = "127.0.0.1"
+    """Address to bind; a public one needs API keys."""
+    port: int = Field(default=8000, ge=0, le=65535)
+    """Port to listen on."""
+    api_keys: dict[str, list[str]] = Field(default_factory=dict)
+    """Tenant -> hashes of its API keys (``sha256:<hex>``; ``tierwise keys hash`` makes
+    one). ``TIERWISE_API_KEYS=tenant:key,...`` adds keys from the environment."""
+    open_health: bool = True
+    """Serve ``/healthz``, ``/readyz`` and ``/metrics`` without a key."""
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    """Largest request body accepted (HTTP 413 beyond)."""
+    max_inflight: int = Field(default=32, ge=1)
+    """Executions running at once; more get HTTP 429 with Retry-After."""
+    max_batch: int = Field(default=64, ge=1)
+    """Inputs one batch request may carry."""
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
+    """How long a stopping server lets requests in flight finish; background runs are
+    checkpointed and resume at the next start."""
+
+
 class TierwiseConfig(_Strict):
     """The whole configuration file."""
 
@@ -132,11 +192,29 @@ class TierwiseConfig(_Strict):
     """The step cache."""
     tracing: TracingSettings = TracingSettings()
     """Spans, Langfuse export and content capture."""
+    server: ServerSettings = ServerSettings()
+    """The HTTP server."""
     state_dir: Path = Path(".tierwise")
     """Where run records are kept (relative paths are from the config file)."""
     workflows: dict[str, WorkflowTarget] = Field(default_factory=dict)
     """Workflow name -> ``module:factory`` that returns an uncompiled ``StateGraph``."""
+    budgets: dict[str, BudgetSpec] = Field(default_factory=dict)
+    """Workflow name -> the most one execution may spend (requests may ask for less)."""
     _source: str = PrivateAttr(default="<in memory>")
+
+    @field_validator("budgets")
+    @classmethod
+    def _budgets_name_workflows(
+        cls, budgets: dict[str, BudgetSpec], info: ValidationInfo
+    ) -> dict[str, BudgetSpec]:
+        workflows = info.data.get("workflows") or {}
+        unknown = sorted(set(budgets) - set(workflows))
+        if unknown:
+            raise ValueError(
+                f"budget for unregistered workflow {', '.join(unknown)} "
+                f"(registered: {', '.join(workflows) or 'none'})"
+            )
+        return budgets
 
     @property
     def source(self) -> str:

@@ -6,16 +6,16 @@ see it without any global state and concurrent executions never mix.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from runtime.cache import StepCache
-from runtime.config import TierSpec
+from runtime.config import BudgetSpec, TierSpec
 from runtime.engines import TierClient
-from runtime.errors import WorkflowError
+from runtime.errors import BudgetExceededError, WorkflowError
 from runtime.execution._records import StepRecord
 from runtime.tracing import Telemetry
 
@@ -52,6 +52,43 @@ class ExecutionContext:
     """Where spans and metrics go (by default: metrics only, no spans)."""
     trace_id: str | None = None
     """The OpenTelemetry trace of the execution (32 hex digits), when spans are recorded."""
+    budget: BudgetSpec | None = None
+    """The most the execution may spend; None is unbounded."""
+    on_step: Callable[[StepRecord], None] | None = None
+    """Told of every step as it is recorded (streaming)."""
+
+    def record(self, step: StepRecord) -> None:
+        """Add a finished step, tell the listener, and stop the run if it crossed the budget."""
+        self.steps.append(step)
+        if self.on_step is not None:
+            self.on_step(step)
+        self.check_budget()
+
+    def check_budget(self) -> None:
+        """Raise ``BudgetExceededError`` once the steps so far spent more than allowed."""
+        if self.budget is None:
+            return
+        cost = sum(step.cost_usd for step in self.steps)
+        tokens = sum(step.usage.input_tokens + step.usage.output_tokens for step in self.steps)
+        limits = self.budget
+        if (limits.max_cost_usd is not None and cost > limits.max_cost_usd) or (
+            limits.max_tokens is not None and tokens > limits.max_tokens
+        ):
+            raise BudgetExceededError(
+                f"{self.workflow} run {self.run_id} stopped: it spent ${cost:.6f} and "
+                f"{tokens} tokens, over its budget ("
+                + ", ".join(
+                    f"{name} {value}"
+                    for name, value in (
+                        ("max_cost_usd", limits.max_cost_usd),
+                        ("max_tokens", limits.max_tokens),
+                    )
+                    if value is not None
+                )
+                + ")",
+                cost_usd=cost,
+                tokens=tokens,
+            )
 
 
 _CURRENT: ContextVar[ExecutionContext | None] = ContextVar("tierwise_execution", default=None)

@@ -50,6 +50,26 @@ class StepRecord:
             "cache_entry": self.cache_entry,
         }
 
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> StepRecord:
+        """Rebuild a record from ``as_dict``'s shape (stored runs)."""
+        return cls(
+            node=raw["node"],
+            tier=raw["tier"],
+            model=raw["model"],
+            usage=Usage(
+                input_tokens=raw["input_tokens"],
+                cached_input_tokens=raw["cached_input_tokens"],
+                output_tokens=raw["output_tokens"],
+            ),
+            cost_usd=raw["cost_usd"],
+            latency_ms=raw["latency_ms"],
+            cache=raw["cache"],
+            similarity=raw["similarity"],
+            saved_cost_usd=raw["saved_cost_usd"],
+            cache_entry=raw.get("cache_entry"),
+        )
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionRecord:

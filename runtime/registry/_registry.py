@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import PydanticUserError, TypeAdapter, ValidationError
@@ -15,7 +17,7 @@ from pydantic import PydanticUserError, TypeAdapter, ValidationError
 from runtime.errors import InputError, UnknownWorkflowError, WorkflowError
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Workflow:
     """A registered, compiled workflow."""
 
@@ -27,6 +29,27 @@ class Workflow:
     """First line of the factory's docstring."""
     input_adapter: TypeAdapter[Any]
     """Validates a caller's input against the graph's input schema."""
+
+    @functools.cached_property
+    def _checkpointed(self) -> dict[int, CompiledStateGraph[Any, Any, Any, Any]]:
+        return {}
+
+    def with_checkpointer(
+        self, saver: BaseCheckpointSaver[Any]
+    ) -> CompiledStateGraph[Any, Any, Any, Any]:
+        """The same graph compiled with ``saver``, so runs in a thread persist their state."""
+        key = id(saver)
+        if key not in self._checkpointed:
+            self._checkpointed[key] = self.graph.builder.compile(checkpointer=saver, name=self.name)
+        return self._checkpointed[key]
+
+    def input_schema(self) -> dict[str, Any]:
+        """JSON schema of the input (for the HTTP API's documentation)."""
+        return dict(self.input_adapter.json_schema())
+
+    def output_schema(self) -> dict[str, Any]:
+        """JSON schema of the final state the workflow returns."""
+        return dict(self.graph.get_output_jsonschema())
 
     def validate_input(self, raw: Any) -> dict[str, Any]:
         """The input as the graph expects it; a clear ``InputError`` otherwise."""

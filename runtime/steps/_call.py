@@ -44,6 +44,7 @@ async def call_model(
         json_schema=None if output is None else output.model_json_schema(),
         max_tokens=max_tokens or spec.max_output_tokens,
     )
+    execution.check_budget()  # a run already over its budget makes no further calls
     metrics = execution.telemetry.metrics
     with execution.telemetry.tracer.start_as_current_span(
         f"chat {spec.model}", kind=SpanKind.CLIENT, attributes=_request_attributes(spec, request)
@@ -67,10 +68,10 @@ async def call_model(
             latency_ms=(time.perf_counter() - started) * 1000,
             cache=cache,
         )
-        execution.steps.append(record)
         _observe(execution, span, spec, record, result, started_at)
         if span.is_recording() and execution.telemetry.content.enabled:
             _capture(execution, span, request, result, state)
+        execution.record(record)  # may stop the run: the call is paid for and traced first
     if output is None:
         return result.text.strip(), record
     return _validate(output, result, node=node, tier=tier), record

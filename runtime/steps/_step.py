@@ -125,7 +125,7 @@ class Step:
                 return None
             span.set_attribute(a.CACHE_SIMILARITY, hit.similarity)
             telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(hit.answer.cost_usd)
-            execution.steps.append(self._hit_record(node, hit, started))
+            execution.record(self._hit_record(node, hit, started))
             return hit
 
     def _update(self, value: Any) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime import ExecutionRecord, Runtime, load_config, price_step
-from tests.conftest import REPO, isolated
+from tests.conftest import REPO, isolated, repo_config_file
 
 pytestmark = pytest.mark.integration
 
@@ -94,12 +94,7 @@ async def test_contract_review_branches_share_the_contract_prefix(runtime: Runti
 
 
 def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: Path) -> None:
-    config = fresh_dir / "cli.toml"
-    config.write_text(
-        (REPO / "tierwise.toml")
-        .read_text()
-        .replace('model_dir = ".tierwise/models"', f'model_dir = "{REPO}/.tierwise/models"')
-    )
+    config = repo_config_file(fresh_dir, "cli.toml")
     done = subprocess.run(
         [
             sys.executable,

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime.config import load_config
+from runtime.config import load_config, parse_config
 from runtime.errors import ConfigError, WorkflowError
+from tests.fakes import TIERS
 
 VALID = """
 [tiers.small]
@@ -109,3 +110,13 @@ def test_unknown_tier_lists_the_configured_ones(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, VALID))
     with pytest.raises(WorkflowError, match=r"no tier 'medium' .* \(tiers: small, large\)"):
         config.tier("medium")
+
+
+def test_a_budget_for_an_unregistered_workflow_names_the_key(tmp_path: Path) -> None:
+    raw = {
+        "tiers": TIERS,
+        "workflows": {"triage": "graphs.support_triage:build"},
+        "budgets": {"triag": {"max_cost_usd": 0.01}},
+    }
+    with pytest.raises(ConfigError, match=r"x.toml: budgets: .*triag .*registered: triage"):
+        parse_config(raw, source="x.toml", base_dir=tmp_path)

@@ -1,0 +1,355 @@
+"""The part of the LangGraph Platform API that ``langgraph-sdk`` and ``RemoteGraph`` use.
+
+Workflows are assistants (one per workflow, its id derived from its name; the name works
+too). Stateless runs use the plain graph; thread runs use the checkpointer, so a thread's
+state persists across runs and restarts. Every run is a tierwise execution: cached,
+priced, traced and budgeted, with its run id and cost in response headers.
+"""
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from enum import Enum
+from importlib import metadata
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Response
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from runtime._sqlite import transaction
+from runtime.config import BudgetSpec
+from runtime.errors import InputError, NotFoundError
+from runtime.registry import Workflow
+from runtime.server._errors import problem
+from runtime.server._streaming import as_json, execution_events
+
+if TYPE_CHECKING:  # _app imports this module
+    from runtime.server._app import Server
+
+_NAMESPACE = uuid.UUID("6f1b1c5e-3b1a-4f7e-9d7e-1f2a7c9e0b11")
+_STREAMED = ("values", "updates")
+_THREADS = """
+CREATE TABLE IF NOT EXISTS threads (
+    thread_id  TEXT PRIMARY KEY,
+    tenant     TEXT NOT NULL,
+    workflow   TEXT,
+    metadata   TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+)
+"""
+
+
+class AssistantSearch(BaseModel):
+    """``POST /assistants/search``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    graph_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    limit: int = Field(default=10, ge=1, le=1000)
+    offset: int = Field(default=0, ge=0)
+
+
+class RunRequest(BaseModel):
+    """A run as the SDK sends it; fields tierwise does not use are accepted and ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    assistant_id: str
+    input: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    stream_mode: str | list[str] = "values"
+    command: dict[str, Any] | None = None
+    budget: BudgetSpec | None = None
+    """tierwise's own: at most the workflow's configured budget."""
+
+
+class ThreadCreate(BaseModel):
+    """``POST /threads``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    thread_id: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    if_exists: Literal["raise", "do_nothing"] = "raise"
+
+
+def assistant_id(workflow: str) -> str:
+    """The assistant id of a workflow: stable across restarts and replicas."""
+    return str(uuid.uuid5(_NAMESPACE, workflow))
+
+
+def add_platform_routes(
+    app: FastAPI, server: "Server", tenant_of: Callable[..., Awaitable[str]]
+) -> None:
+    """Mount the LangGraph Platform subset on ``app``."""
+    runtime = server.runtime
+    threads_db = runtime.config.state_dir / "server.sqlite"
+    with transaction(threads_db) as db:
+        db.execute(_THREADS)
+    started = datetime.now(UTC).isoformat()
+    Tenant = Annotated[str, Depends(tenant_of)]
+    tags: list[str | Enum] = ["langgraph platform"]
+
+    def resolve(assistant: str) -> Workflow:
+        for name in runtime.workflows.names():
+            if assistant in (name, assistant_id(name)):
+                return runtime.workflows.get(name)
+        raise NotFoundError(f"no assistant {assistant!r}")
+
+    def describe(workflow: Workflow) -> dict[str, Any]:
+        return {
+            "assistant_id": assistant_id(workflow.name),
+            "graph_id": workflow.name,
+            "name": workflow.name,
+            "description": workflow.description,
+            "config": {},
+            "context": {},
+            "metadata": {"created_by": "system"},
+            "version": 1,
+            "created_at": started,
+            "updated_at": started,
+        }
+
+    @app.get("/ok", tags=tags)
+    async def ok() -> dict[str, bool]:
+        """Liveness, as the SDK checks it."""
+        return {"ok": True}
+
+    @app.get("/info", tags=tags)
+    async def info() -> dict[str, Any]:
+        """Server version and the API features it offers."""
+        return {
+            "version": metadata.version("tierwise"),
+            "langgraph_py_version": metadata.version("langgraph"),
+            "flags": {"assistants": True, "crons": False, "langsmith": False},
+        }
+
+    @app.post("/assistants/search", tags=tags)
+    async def search(body: AssistantSearch, _: Tenant) -> list[dict[str, Any]]:
+        """One assistant per workflow."""
+        found = [
+            describe(runtime.workflows.get(name))
+            for name in runtime.workflows.names()
+            if body.graph_id in (None, name)
+        ]
+        return found[body.offset : body.offset + body.limit]
+
+    @app.get("/assistants/{assistant}", tags=tags)
+    async def get_assistant(assistant: str, _: Tenant) -> dict[str, Any]:
+        """The assistant of a workflow (by assistant id or workflow name)."""
+        return describe(resolve(assistant))
+
+    @app.get("/assistants/{assistant}/graph", tags=tags)
+    async def get_graph(assistant: str, _: Tenant) -> dict[str, Any]:
+        """Nodes and edges of the workflow's graph."""
+        graph: dict[str, Any] = resolve(assistant).graph.get_graph().to_json()
+        return graph
+
+    @app.get("/assistants/{assistant}/schemas", tags=tags)
+    async def get_schemas(assistant: str, _: Tenant) -> dict[str, Any]:
+        """Input, output and state schemas."""
+        workflow = resolve(assistant)
+        return {
+            "graph_id": workflow.name,
+            "input_schema": workflow.input_schema(),
+            "output_schema": workflow.output_schema(),
+            "state_schema": workflow.output_schema(),
+            "config_schema": {},
+            "context_schema": {},
+        }
+
+    async def wait(body: RunRequest, tenant: str, thread_id: str | None) -> Response:
+        workflow = prepare(body, tenant, thread_id)
+        async with server.admission.slot():
+            record = await runtime.run(
+                workflow.name,
+                body.input,
+                tenant=tenant,
+                budget=body.budget,
+                thread_id=thread_id,
+            )
+        touch(thread_id, workflow.name)
+        return Response(
+            as_json(record.output),
+            media_type="application/json",
+            headers=_headers(record.run_id, record.cost_usd),
+        )
+
+    async def stream(body: RunRequest, tenant: str, thread_id: str | None) -> EventSourceResponse:
+        workflow = prepare(body, tenant, thread_id)
+        modes = [body.stream_mode] if isinstance(body.stream_mode, str) else body.stream_mode
+        requested = {mode for mode in modes if mode in _STREAMED} or {"values"}
+        run_id = str(uuid.uuid4())
+
+        async def events() -> AsyncIterator[dict[str, str]]:
+            yield {"event": "metadata", "data": as_json({"run_id": run_id, "attempt": 1})}
+            async with server.admission.slot():
+                async for kind, payload in execution_events(
+                    runtime,
+                    workflow.name,
+                    body.input,
+                    tenant=tenant,
+                    budget=body.budget,
+                    thread_id=thread_id,
+                ):
+                    if kind in requested:
+                        yield {"event": kind, "data": as_json(payload)}
+                    elif kind == "error":
+                        _, problem_body, _ = problem(payload)
+                        yield {
+                            "event": "error",
+                            "data": as_json(
+                                {"error": problem_body["error"], "message": problem_body["detail"]}
+                            ),
+                        }
+                        return
+            touch(thread_id, workflow.name)
+            yield {"event": "end", "data": "null"}
+
+        return EventSourceResponse(events(), headers={"Content-Location": f"/runs/{run_id}"})
+
+    def prepare(body: RunRequest, tenant: str, thread_id: str | None) -> Workflow:
+        """Resolve and validate before any response starts (errors are 4xx, not events)."""
+        if body.command is not None:
+            raise InputError("commands (interrupt / resume) are not supported by tierwise")
+        workflow = resolve(body.assistant_id)
+        if thread_id is not None:
+            thread(thread_id, tenant)
+        if body.input is not None or thread_id is None:
+            workflow.validate_input(body.input)
+        runtime.budget_for(workflow.name, body.budget)
+        return workflow
+
+    @app.post("/runs/wait", tags=tags)
+    async def runs_wait(body: RunRequest, tenant: Tenant) -> Response:
+        """Run statelessly; the final state."""
+        return await wait(body, tenant, None)
+
+    @app.post("/runs/stream", tags=tags)
+    async def runs_stream(body: RunRequest, tenant: Tenant) -> EventSourceResponse:
+        """Run statelessly; SSE ``metadata``, ``values`` / ``updates``, ``end`` or ``error``."""
+        return await stream(body, tenant, None)
+
+    def thread(thread_id: str, tenant: str) -> dict[str, Any]:
+        with transaction(threads_db) as db:
+            row = db.execute(
+                "SELECT thread_id, workflow, metadata, created_at, updated_at FROM threads "
+                "WHERE thread_id = ? AND tenant = ?",
+                (thread_id, tenant),
+            ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no thread {thread_id!r}")
+        return {
+            "thread_id": row[0],
+            "workflow": row[1],
+            "metadata": _loads(row[2]),
+            "created_at": _iso(row[3]),
+            "updated_at": _iso(row[4]),
+            "status": "idle",
+            "values": {},
+        }
+
+    def touch(thread_id: str | None, workflow: str) -> None:
+        if thread_id is None:
+            return
+        with transaction(threads_db) as db:
+            db.execute(
+                "UPDATE threads SET workflow = ?, updated_at = ? WHERE thread_id = ?",
+                (workflow, time.time(), thread_id),
+            )
+
+    @app.post("/threads", tags=tags)
+    async def create_thread(body: ThreadCreate, tenant: Tenant) -> dict[str, Any]:
+        """A new thread (state persists across its runs)."""
+        thread_id = body.thread_id or str(uuid.uuid4())
+        now = time.time()
+        with transaction(threads_db) as db:
+            exists = db.execute(
+                "SELECT tenant FROM threads WHERE thread_id = ?", (thread_id,)
+            ).fetchone()
+            if exists is not None and (body.if_exists == "raise" or exists[0] != tenant):
+                raise InputError(f"thread {thread_id!r} already exists")
+            if exists is None:
+                db.execute(
+                    "INSERT INTO threads VALUES (?, ?, NULL, ?, ?, ?)",
+                    (thread_id, tenant, as_json(body.metadata), now, now),
+                )
+        return thread(thread_id, tenant)
+
+    @app.get("/threads/{thread_id}", tags=tags)
+    async def get_thread(thread_id: str, tenant: Tenant) -> dict[str, Any]:
+        """A thread."""
+        return thread(thread_id, tenant)
+
+    @app.get("/threads/{thread_id}/state", tags=tags)
+    async def thread_state(thread_id: str, tenant: Tenant) -> dict[str, Any]:
+        """The thread's latest state."""
+        found = thread(thread_id, tenant)
+        empty: dict[str, Any] = {
+            "values": {},
+            "next": [],
+            "tasks": [],
+            "interrupts": [],
+            "metadata": {},
+            "created_at": None,
+            "checkpoint": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": None},
+            "parent_checkpoint": None,
+        }
+        if found["workflow"] is None:
+            return empty
+        graph = runtime.workflows.get(found["workflow"]).with_checkpointer(
+            await runtime.checkpointer()
+        )
+        state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        configurable = (state.config or {}).get("configurable", {})
+        parent = (state.parent_config or {}).get("configurable")
+        return {
+            **empty,
+            "values": _jsonable(state.values),
+            "next": list(state.next),
+            "metadata": _jsonable(state.metadata or {}),
+            "created_at": state.created_at,
+            "checkpoint": {
+                "thread_id": thread_id,
+                "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+                "checkpoint_id": configurable.get("checkpoint_id"),
+            },
+            "parent_checkpoint": parent,
+        }
+
+    @app.post("/threads/{thread_id}/runs/wait", tags=tags)
+    async def thread_wait(thread_id: str, body: RunRequest, tenant: Tenant) -> Response:
+        """Run on the thread's state; the final state."""
+        return await wait(body, tenant, thread_id)
+
+    @app.post("/threads/{thread_id}/runs/stream", tags=tags)
+    async def thread_stream(
+        thread_id: str, body: RunRequest, tenant: Tenant
+    ) -> EventSourceResponse:
+        """Run on the thread's state, streamed."""
+        return await stream(body, tenant, thread_id)
+
+
+def _headers(run_id: str, cost_usd: float) -> dict[str, str]:
+    return {"X-Tierwise-Run-Id": run_id, "X-Tierwise-Cost-Usd": f"{cost_usd:.8f}"}
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
+
+
+def _loads(text: str) -> Any:
+    import json
+
+    return json.loads(text)
+
+
+def _jsonable(value: Any) -> Any:
+    import json
+
+    return json.loads(as_json(value))

@@ -1,0 +1,69 @@
+"""Workflows the server tests register (``tests.server_workflows:...``)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from langgraph.graph import START, StateGraph
+from typing_extensions import TypedDict
+
+from runtime import Segment, Step, add_step, chat
+from tests.fakes import Label
+
+PAUSE = threading.Event()
+"""Set to let ``slow`` finish its middle node (the server runs in another thread)."""
+
+
+class Question(TypedDict):
+    question: str
+
+
+class State(TypedDict, total=False):
+    question: str
+    label: dict[str, Any]
+    reply: str
+    history: list[str]
+
+
+def _label() -> Step:
+    return Step(
+        tier="small",
+        prompt=(Segment.node("task", "Label it."), Segment.volatile("question", "{question}")),
+        output=Label,
+        writes="label",
+    )
+
+
+async def _reply(state: State) -> dict[str, Any]:
+    answer = await chat(f"Reply to: {state['question']}")
+    return {"reply": answer, "history": [*state.get("history", []), state["question"]]}
+
+
+def answer() -> Any:
+    """Label a question, then reply to it."""
+    builder = StateGraph(State, input_schema=Question)
+    add_step(builder, "label", _label())
+    builder.add_node("reply", _reply, metadata={"tier": "large"})
+    builder.add_edge(START, "label")
+    builder.add_edge("label", "reply")
+    return builder
+
+
+async def _hold(state: State) -> dict[str, Any]:
+    while not PAUSE.is_set():
+        await asyncio.sleep(0.02)
+    return {}
+
+
+def slow() -> Any:
+    """Label, wait until released, then reply: for background runs and restarts."""
+    builder = StateGraph(State, input_schema=Question)
+    add_step(builder, "label", _label())
+    builder.add_node("hold", _hold)
+    builder.add_node("reply", _reply, metadata={"tier": "large"})
+    builder.add_edge(START, "label")
+    builder.add_edge("label", "hold")
+    builder.add_edge("hold", "reply")
+    return builder
