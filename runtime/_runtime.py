@@ -268,7 +268,7 @@ class Runtime:
             steps=tuple(context.steps),
             latency_ms=(time.perf_counter() - started) * 1000,
             trace_id=context.trace_id,
-            trace_url=await asyncio.to_thread(self.trace_url, context.trace_id),
+            trace_url=await self._trace_url(context.trace_id),
         )
         self.runs.save(record)
         return record
@@ -295,6 +295,11 @@ class Runtime:
             )
         self._checkpointer = saver
         return saver
+
+    async def _trace_url(self, trace_id: str | None) -> str | None:
+        if self.telemetry.langfuse is None:
+            return None
+        return await asyncio.to_thread(self.trace_url, trace_id)  # may look the project up
 
     def trace_url(self, trace_id: str | None) -> str | None:
         """The Langfuse page of a trace when Langfuse is configured."""

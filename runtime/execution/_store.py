@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from runtime._sqlite import transaction
+from runtime._sqlite import SQLiteFile
 from runtime.execution._records import ExecutionRecord
 
 _SCHEMA = """
@@ -29,13 +29,13 @@ class RunStore:
     """Keeps every finished execution record; one short transaction per write."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._file = SQLiteFile(path)
         with self._connect() as db:
             db.execute(_SCHEMA)
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.path)
+        return self._file.transaction()
 
     def save(self, record: ExecutionRecord) -> None:
         """Store a finished execution."""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime._runtime import Runtime
-from runtime._sqlite import transaction
+from runtime._sqlite import SQLiteFile
 from runtime.config import BudgetSpec
 from runtime.errors import NotFoundError, TierwiseError
 from runtime.execution import ExecutionRecord, StepRecord
@@ -43,15 +43,14 @@ class BackgroundRuns:
 
     def __init__(self, runtime: Runtime, path: Path) -> None:
         self._runtime = runtime
-        self._path = path
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
-        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = SQLiteFile(path)
         with self._db() as db:
             db.execute(_SCHEMA)
 
     def _db(self) -> AbstractContextManager[Any]:
-        return transaction(self._path)
+        return self._file.transaction()
 
     async def submit(
         self, workflow: str, raw_input: Any, *, tenant: str, budget: BudgetSpec | None

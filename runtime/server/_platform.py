@@ -18,7 +18,7 @@ from fastapi import Depends, FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from runtime._sqlite import transaction
+from runtime._sqlite import SQLiteFile
 from runtime.config import BudgetSpec
 from runtime.errors import InputError, NotFoundError
 from runtime.registry import Workflow
@@ -88,8 +88,8 @@ def add_platform_routes(
 ) -> None:
     """Mount the LangGraph Platform subset on ``app``."""
     runtime = server.runtime
-    threads_db = runtime.config.state_dir / "server.sqlite"
-    with transaction(threads_db) as db:
+    threads_db = SQLiteFile(runtime.config.state_dir / "server.sqlite")
+    with threads_db.transaction() as db:
         db.execute(_THREADS)
     started = datetime.now(UTC).isoformat()
     Tenant = Annotated[str, Depends(tenant_of)]
@@ -236,7 +236,7 @@ def add_platform_routes(
         return await stream(body, tenant, None)
 
     def thread(thread_id: str, tenant: str) -> dict[str, Any]:
-        with transaction(threads_db) as db:
+        with threads_db.transaction() as db:
             row = db.execute(
                 "SELECT thread_id, workflow, metadata, created_at, updated_at FROM threads "
                 "WHERE thread_id = ? AND tenant = ?",
@@ -257,7 +257,7 @@ def add_platform_routes(
     def touch(thread_id: str | None, workflow: str) -> None:
         if thread_id is None:
             return
-        with transaction(threads_db) as db:
+        with threads_db.transaction() as db:
             db.execute(
                 "UPDATE threads SET workflow = ?, updated_at = ? WHERE thread_id = ?",
                 (workflow, time.time(), thread_id),
@@ -268,7 +268,7 @@ def add_platform_routes(
         """A new thread (state persists across its runs)."""
         thread_id = body.thread_id or str(uuid.uuid4())
         now = time.time()
-        with transaction(threads_db) as db:
+        with threads_db.transaction() as db:
             exists = db.execute(
                 "SELECT tenant FROM threads WHERE thread_id = ?", (thread_id,)
             ).fetchone()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -41,7 +42,7 @@ async def call_model(
     spec = execution.tiers.tier_spec(tier)
     request = ChatRequest(
         messages=messages,
-        json_schema=None if output is None else output.model_json_schema(),
+        json_schema=None if output is None else _schema_of(output),
         max_tokens=max_tokens or spec.max_output_tokens,
     )
     execution.check_budget()  # a run already over its budget makes no further calls
@@ -75,6 +76,12 @@ async def call_model(
     if output is None:
         return result.text.strip(), record
     return _validate(output, result, node=node, tier=tier), record
+
+
+@functools.cache
+def _schema_of(output: type[BaseModel]) -> dict[str, Any]:
+    """An output model's JSON schema, generated once (it costs a millisecond each time)."""
+    return output.model_json_schema()
 
 
 def _request_attributes(spec: TierSpec, request: ChatRequest) -> dict[str, Any]:

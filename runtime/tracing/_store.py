@@ -13,7 +13,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from runtime._sqlite import transaction
+from runtime._sqlite import SQLiteFile
 from runtime.tracing._spans import RUN_ID
 
 _SCHEMA = """
@@ -56,13 +56,13 @@ class TraceStore:
     """The local span table: written by ``SQLiteSpanExporter``, read by the CLI."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._file = SQLiteFile(path)
         with self._connect() as db:
             db.executescript(_SCHEMA)
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
-        return transaction(self.path)
+        return self._file.transaction()
 
     def write(self, spans: Sequence[ReadableSpan]) -> None:
         """Insert finished spans (one transaction per batch)."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from langgraph.pregel.remote import RemoteGraph
 from langgraph_sdk import get_client, get_sync_client
@@ -116,7 +119,26 @@ def test_openapi_documents_each_workflows_input_schema(url: str) -> None:
     assert schemas["Question"]["required"] == ["question"]
 
 
-def test_background_run_survives_a_restart_from_its_checkpoint(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgres"])
+def checkpoints(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The checkpointer background runs use: SQLite in state_dir, or a fresh Postgres DB."""
+    if request.param == "sqlite":
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        yield "sqlite"
+        return
+    admin = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    name = f"tierwise_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f"CREATE DATABASE {name}")
+    monkeypatch.setenv("DATABASE_URL", admin.rsplit("/", 1)[0] + f"/{name}")
+    yield "postgres"
+    with psycopg.connect(admin, autocommit=True) as db:
+        db.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_background_run_survives_a_restart_from_its_checkpoint(
+    tmp_path: Path, checkpoints: str
+) -> None:
     server_workflows.PAUSE.clear()
     with serving(create_app(make_runtime(tmp_path), warm_up=False)) as base:
         started = httpx.post(f"{base}/workflows/slow/runs", json={"input": QUESTION})
