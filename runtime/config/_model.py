@@ -49,6 +49,14 @@ class TierSpec(_Strict):
     """A GGUF file to load instead of a packaged model (embedded only)."""
     urls: tuple[HttpUrl, ...] = ()
     """Base URLs of the server(s), such as ``http://gpu-1:30000/v1`` (openai only)."""
+    router: bool = False
+    """The URL is an sglang-router, which routes by prefix itself (no client-side affinity)."""
+    stream: bool = True
+    """Stream completions, measuring time to first token (openai only; the server must
+    honour ``stream_options.include_usage``, as SGLang does)."""
+    response_format: Literal["json_schema", "json_object"] = "json_schema"
+    """How structured outputs are asked for: ``json_schema`` (OpenAI, SGLang) or
+    ``json_object`` with a ``schema`` (llama.cpp's server)."""
     api_key_env: str | None = None
     """Name of the environment variable that holds the server's API key, if it needs one."""
     price: TierPrice

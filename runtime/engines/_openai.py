@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 import httpx
+from httpx_sse import aconnect_sse
 from tenacity import (
     AsyncRetrying,
     retry_if_exception,
@@ -26,6 +27,9 @@ from runtime.errors import ModelError, ModelTimeoutError, ModelUnavailableError
 
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
 _ATTEMPTS = 3
+AFFINITY_CHARS = 2_000
+"""Prompt characters that pick the replica: past the shared instructions and the node's
+own, so one node's calls stay together while different nodes spread over replicas."""
 
 
 class OpenAITierClient:
@@ -57,7 +61,11 @@ class OpenAITierClient:
         return self._tier.model
 
     async def chat(self, request: ChatRequest) -> ChatResult:
-        """POST /chat/completions to the replica that already holds this prompt's prefix."""
+        """POST /chat/completions to the replica that already holds this prompt's prefix.
+
+        Streamed (with ``stream_options.include_usage``) unless the tier sets
+        ``stream = false``, so the time to first token is measured.
+        """
         url = f"{self._base_url(request).rstrip('/')}/chat/completions"
         started = time.monotonic()
         try:
@@ -68,8 +76,11 @@ class OpenAITierClient:
                 reraise=True,
             ):
                 with attempt:
+                    if self._tier.stream:
+                        return await self._streamed(url, request)
                     response = await self._http.post(url, json=self._body(request))
                     response.raise_for_status()
+                    return parse_chat_response(response.json(), fallback_model=self._tier.model)
         except httpx.TimeoutException as exc:
             raise ModelTimeoutError(
                 f"tier {self._tier_name!r}: no answer from {url} in {self._tier.timeout_s}s"
@@ -81,15 +92,40 @@ class OpenAITierClient:
                 f"tier {self._tier_name!r}: {url} answered {exc.response.status_code} after "
                 f"{time.monotonic() - started:.1f}s: {exc.response.text[:300]}"
             ) from exc
-        return parse_chat_response(response.json(), fallback_model=self._tier.model)
+        raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def _streamed(self, url: str, request: ChatRequest) -> ChatResult:
+        started = time.perf_counter()
+        body = {**self._body(request), "stream": True, "stream_options": {"include_usage": True}}
+        stream = StreamedCompletion(fallback_model=self._tier.model)
+        async with aconnect_sse(self._http, "POST", url, json=body) as source:
+            response = source.response
+            if response.is_error:
+                await response.aread()
+                response.raise_for_status()
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                await response.aread()  # a server that ignores `stream` answers in one piece
+                return parse_chat_response(response.json(), fallback_model=self._tier.model)
+            async for event in source.aiter_sse():
+                if event.data.strip() == "[DONE]":
+                    break
+                if stream.add(event.json()) and stream.ttft_ms is None:
+                    stream.ttft_ms = (time.perf_counter() - started) * 1000
+        return stream.result(self._tier_name)
 
     def _base_url(self, request: ChatRequest) -> str:
-        # Prefix affinity: the same leading message goes to the same replica, whose radix
-        # cache already holds it.
+        """The replica for this prompt: prefix affinity, unless the URL is a router.
+
+        Prompts that share their first ``AFFINITY_CHARS`` characters go to the same
+        replica, whose radix cache already holds that prefix. An sglang-router does this
+        itself, across its workers, so its URL is used as it is.
+        """
         urls = self._tier.urls
-        first = request.messages[0].content.encode() if request.messages else b""
-        index = int.from_bytes(hashlib.blake2b(first, digest_size=4).digest()) % len(urls)
-        return str(urls[index])
+        if self._tier.router or len(urls) == 1:
+            return str(urls[0])
+        prompt = "".join(f"<{m.role}>{m.content}" for m in request.messages)
+        digest = hashlib.blake2b(prompt[:AFFINITY_CHARS].encode(), digest_size=4).digest()
+        return str(urls[int.from_bytes(digest) % len(urls)])
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -99,10 +135,14 @@ class OpenAITierClient:
             "temperature": request.temperature,
         }
         if request.json_schema is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": request.json_schema},
-            }
+            body["response_format"] = (
+                {"type": "json_object", "schema": request.json_schema}
+                if self._tier.response_format == "json_object"
+                else {
+                    "type": "json_schema",
+                    "json_schema": {"name": "output", "schema": request.json_schema},
+                }
+            )
         return body
 
     async def aclose(self) -> None:
@@ -120,18 +160,63 @@ def parse_chat_response(body: dict[str, Any], *, fallback_model: str) -> ChatRes
     """Read text and usage, cached tokens included, from an OpenAI-shaped response."""
     try:
         choice = body["choices"][0]
-        text = choice["message"].get("content") or ""
-        usage = body.get("usage") or {}
-        details = usage.get("prompt_tokens_details") or {}
         return ChatResult(
-            text=text,
-            usage=Usage(
-                input_tokens=int(usage.get("prompt_tokens") or 0),
-                cached_input_tokens=int(details.get("cached_tokens") or 0),
-                output_tokens=int(usage.get("completion_tokens") or 0),
-            ),
+            text=choice["message"].get("content") or "",
+            usage=_usage(body.get("usage") or {}),
             model=str(body.get("model") or fallback_model),
             truncated=choice.get("finish_reason") == "length",
         )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ModelError(f"malformed chat completion response: {exc}") from exc
+
+
+def _usage(usage: dict[str, Any]) -> Usage:
+    details = usage.get("prompt_tokens_details") or {}  # absent or null: nothing cached
+    return Usage(
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        cached_input_tokens=int(details.get("cached_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+    )
+
+
+class StreamedCompletion:
+    """A streamed completion put back together: content deltas, finish reason, usage."""
+
+    def __init__(self, *, fallback_model: str) -> None:
+        self._parts: list[str] = []
+        self._usage: dict[str, Any] | None = None
+        self._finish: str | None = None
+        self._model = fallback_model
+        self.ttft_ms: float | None = None
+
+    def add(self, chunk: dict[str, Any]) -> bool:
+        """Take one chunk; True when it carried generated text."""
+        try:
+            self._model = str(chunk.get("model") or self._model)
+            if chunk.get("usage"):
+                self._usage = chunk["usage"]
+            text = False
+            for choice in chunk.get("choices") or []:
+                content = (choice.get("delta") or {}).get("content")
+                if content:
+                    self._parts.append(content)
+                    text = True
+                self._finish = choice.get("finish_reason") or self._finish
+            return text
+        except (AttributeError, TypeError) as exc:
+            raise ModelError(f"malformed chat completion chunk: {exc}") from exc
+
+    def result(self, tier: str) -> ChatResult:
+        """The whole completion; a stream without usage is refused, not priced at zero."""
+        if self._usage is None:
+            raise ModelError(
+                f"tier {tier!r}: the server streamed no usage (it ignores "
+                "stream_options.include_usage); set `stream = false` on this tier"
+            )
+        return ChatResult(
+            text="".join(self._parts),
+            usage=_usage(self._usage),
+            model=self._model,
+            truncated=self._finish == "length",
+            ttft_ms=self.ttft_ms,
+        )

@@ -107,3 +107,83 @@ async def test_a_refused_connection_is_retried_then_reported_as_unavailable() ->
         await tier_client.chat(REQUEST)
     await tier_client.aclose()
     assert calls == 3
+
+
+def sse(*chunks: dict[str, Any] | str) -> bytes:
+    """An SSE body as SGLang streams it: ``data: <json>`` events, then ``data: [DONE]``."""
+    lines = [f"data: {c if isinstance(c, str) else json.dumps(c)}\n\n" for c in chunks]
+    return "".join(lines).encode()
+
+
+def delta(content: str, finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "1",
+        "object": "chat.completion.chunk",
+        "model": "qwen",
+        "choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}],
+    }
+
+
+# SGLang's documented streaming usage chunk: empty choices, usage with cached tokens
+USAGE_CHUNK = {
+    "id": "1",
+    "object": "chat.completion.chunk",
+    "model": "qwen",
+    "choices": [],
+    "usage": {
+        "prompt_tokens": 128,
+        "completion_tokens": 3,
+        "total_tokens": 131,
+        "prompt_tokens_details": {"cached_tokens": 112},
+    },
+}
+
+
+def streaming(handler_body: bytes, seen: list[dict[str, Any]]) -> OpenAITierClient:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(
+            200, content=handler_body, headers={"content-type": "text/event-stream"}
+        )
+
+    tier = TIER.model_copy(update={"stream": True})
+    return OpenAITierClient("large", tier, transport=httpx.MockTransport(handler))
+
+
+async def test_a_streamed_completion_is_assembled_with_its_usage_and_ttft() -> None:
+    seen: list[dict[str, Any]] = []
+    body = sse(delta("hel"), delta("lo"), delta("!", "length"), USAGE_CHUNK, "[DONE]")
+    tier_client = streaming(body, seen)
+    result = await tier_client.chat(REQUEST)
+    await tier_client.aclose()
+    assert seen[0]["stream"] is True
+    assert seen[0]["stream_options"] == {"include_usage": True}
+    assert result.text == "hello!"
+    assert (result.usage.input_tokens, result.usage.cached_input_tokens) == (128, 112)
+    assert result.usage.output_tokens == 3
+    assert result.truncated and result.ttft_ms is not None and result.ttft_ms >= 0
+
+
+async def test_a_stream_without_usage_is_refused_rather_than_priced_at_zero() -> None:
+    tier_client = streaming(sse(delta("hi", "stop"), "[DONE]"), [])
+    with pytest.raises(ModelError, match="set `stream = false`"):
+        await tier_client.chat(REQUEST)
+    await tier_client.aclose()
+
+
+def test_replicas_are_chosen_by_prefix_unless_the_url_is_a_router() -> None:
+    urls = [f"http://10.0.0.{i}:30000/v1" for i in range(1, 5)]
+    tier = TIER.model_copy(update={"urls": tuple(urls)})
+    replicas = OpenAITierClient("large", tier)
+
+    def pick(client_: OpenAITierClient, node: str, question: str) -> str:
+        instructions = Message("system", f"shared policy. {node} instructions " * 80)
+        request = ChatRequest(messages=(instructions, Message("user", question)), max_tokens=8)
+        return client_._base_url(request)
+
+    same_node = {pick(replicas, "classify", q) for q in ("a", "b", "c", "d")}
+    nodes = {pick(replicas, node, "a") for node in ("classify", "answer", "review", "check")}
+    assert len(same_node) == 1  # one node's calls share a prefix: one replica
+    assert len(nodes) > 1  # different nodes spread out
+    router = OpenAITierClient("large", tier.model_copy(update={"router": True}))
+    assert {pick(router, n, "a") for n in ("classify", "answer")} == {urls[0]}
