@@ -131,6 +131,17 @@ class Runtime:
             )
         return self._gated[tier]
 
+    def count_tokens(self, tier: str, text: str) -> int:
+        """Tokens ``text`` takes on ``tier``.
+
+        Exact for embedded tiers; estimated (4 characters a token) for servers, whose
+        tokenizer is not at hand.
+        """
+        spec = self.tier_spec(tier)
+        if spec.engine == "embedded":
+            return self._engine.count_tokens(tier, spec, text)
+        return -(-len(text) // 4)
+
     def budget_for(self, workflow: str, requested: BudgetSpec | None = None) -> BudgetSpec | None:
         """The budget of one execution: the request's, within the workflow's configured one.
 

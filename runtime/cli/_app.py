@@ -193,6 +193,62 @@ def _is_loopback(host: str) -> bool:
 
 
 @app.command()
+def lint(
+    workflow: Annotated[list[str] | None, typer.Argument(help="Workflows (default: all)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Check prefix discipline: shared prefix per step, volatile text before stable text.
+
+    Exits 1 when a finding is reported, so CI can hold a prompt change back.
+    """
+    from dataclasses import asdict
+
+    from runtime.lint import lint_workflow
+
+    runtime = _runtime(config)
+    try:
+        reports = [
+            lint_workflow(runtime.workflows.get(name), runtime.count_tokens)
+            for name in workflow or runtime.workflows.names()
+        ]
+    except TierwiseError as exc:
+        raise fail(exc) from exc
+    finally:
+        asyncio.run(runtime.aclose())
+    if as_json:
+        typer.echo(json.dumps([asdict(report) for report in reports], indent=2))
+    else:
+        out = console()
+        for report in reports:
+            table = Table(
+                "node",
+                "tier",
+                "prompt tokens",
+                "shared across executions",
+                "shared with previous step",
+                title=f"{report.workflow}: prefix discipline",
+            )
+            for step in report.steps:
+                previous = "-" if step.shared_with_previous is None else step.shared_with_previous
+                table.add_row(
+                    step.node,
+                    step.tier,
+                    str(step.prompt_tokens),
+                    f"{step.shared_across_executions} "
+                    f"({step.shared_across_executions / max(step.prompt_tokens, 1):.0%})",
+                    str(previous),
+                )
+            out.print(table)
+            for finding in report.findings:
+                out.print(f"[yellow]{finding.node} / {finding.segment}:[/] {finding.problem}")
+            if report.unlinted:
+                out.print(f"not linted (hand-written nodes): {', '.join(report.unlinted)}")
+    if any(report.findings for report in reports):
+        raise typer.Exit(code=1)
+
+
+@app.command()
 def warmup(
     workflow: Annotated[list[str] | None, typer.Argument(help="Workflows (default: all)")] = None,
     config: ConfigOption = None,

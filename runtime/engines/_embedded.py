@@ -144,6 +144,7 @@ class EmbeddedEngine:
 
     settings: EmbeddedEngineSettings
     _models: dict[Path, EmbeddedModel] = field(default_factory=dict)
+    _vocabularies: dict[Path, Any] = field(default_factory=dict)
     _loading: threading.Lock = field(default_factory=threading.Lock)
 
     def model_for(self, tier_name: str, tier: TierSpec) -> EmbeddedModel:
@@ -154,9 +155,25 @@ class EmbeddedEngine:
                 self._models[path] = EmbeddedModel(path, name, self.settings)
             return self._models[path]
 
+    def count_tokens(self, tier_name: str, tier: TierSpec, text: str) -> int:
+        """Tokens ``text`` takes in the tier's model (its vocabulary only is loaded)."""
+        from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        _, path = self._resolve(tier_name, tier)
+        with self._loading:
+            if path not in self._vocabularies:
+                with suppress_stdout_stderr(disable=False):  # llama.cpp logs to stderr
+                    self._vocabularies[path] = Llama(str(path), vocab_only=True, verbose=False)
+            vocabulary = self._vocabularies[path]
+        return len(vocabulary.tokenize(text.encode(), add_bos=False, special=True))
+
     def close(self) -> None:
         """Free every loaded model."""
         with self._loading:
+            for vocabulary in self._vocabularies.values():
+                vocabulary.close()
+            self._vocabularies.clear()
             for model in self._models.values():
                 model.close()
             self._models.clear()
