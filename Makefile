@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.tierwise-installed
 # llama-cpp-python builds from source (about 9 minutes on 2 cores); pip caches the wheel.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: setup serve demo test lint typecheck unit integration clean
+.PHONY: setup serve demo deploy test lint typecheck unit integration clean
 
 setup: $(STAMP)
 
@@ -24,6 +24,11 @@ $(STAMP): $(BIN)/python pyproject.toml requirements/models.txt
 # (prints the URL and a curl example; Ctrl-C stops it). `make demo` runs each once instead.
 serve: setup
 	$(BIN)/tierwise serve
+
+# deploy/ is rendered from deploy/tierwise.production.toml (tests check it is up to date).
+deploy: setup
+	$(BIN)/tierwise deploy render --target compose --out deploy/compose/compose.yaml
+	$(BIN)/tierwise deploy render --target k8s --out deploy/k8s/tierwise.yaml
 
 demo: setup
 	$(BIN)/tierwise workflows

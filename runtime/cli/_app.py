@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -124,8 +125,6 @@ def serve(
     config: ConfigOption = None,
 ) -> None:
     """Serve every registered workflow over HTTP (and the LangGraph Platform API)."""
-    import os
-
     import uvicorn
 
     from runtime.server import ApiKeys, create_app
@@ -167,6 +166,41 @@ def serve(
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         log_level="info",
     )
+
+
+deploy_app = typer.Typer(help="The production deployment on SGLang.", no_args_is_help=True)
+app.add_typer(deploy_app, name="deploy")
+
+
+@deploy_app.command("render")
+def deploy_render(
+    target: Annotated[str, typer.Option(help="compose or k8s")],
+    out: Annotated[Path | None, typer.Option(help="Write here (default: print)")] = None,
+    config: Annotated[Path, typer.Option("--config", "-c", help="The production config")] = Path(
+        "deploy/tierwise.production.toml"
+    ),
+) -> None:
+    """Render compose or Kubernetes files from the tiers' deploy tables (one source of truth)."""
+    from runtime.deploy import render_compose, render_kubernetes
+
+    try:
+        settings = load_config(config)
+        if target == "compose":
+            where = out.parent if out else Path.cwd()
+            relative = os.path.relpath(config.resolve(), where.resolve())
+            rendered = render_compose(settings, config_file=relative)
+        elif target == "k8s":
+            rendered = render_kubernetes(settings, config_text=config.read_text())
+        else:
+            raise InputError(f"--target {target!r}: expected compose or k8s")
+    except TierwiseError as exc:
+        raise fail(exc) from exc
+    if out is None:
+        typer.echo(rendered, nl=False)
+    else:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(rendered)
+        console().print(f"wrote {out}")
 
 
 keys_app = typer.Typer(help="API keys for `tierwise serve`.", no_args_is_help=True)

@@ -38,6 +38,37 @@ class TierPrice(_Strict):
     """Generated tokens."""
 
 
+class Speculative(_Strict):
+    """Speculative decoding for an output-heavy tier (SGLang's ``--speculative-*`` flags)."""
+
+    algorithm: Literal["EAGLE", "EAGLE3", "NGRAM"] = "EAGLE"
+    draft_model_path: str | None = None
+    """The draft model (EAGLE heads); none for NGRAM."""
+    num_steps: int = Field(default=3, ge=1)
+    eagle_topk: int = Field(default=1, ge=1)
+    num_draft_tokens: int = Field(default=4, ge=1)
+
+
+class SGLangDeploy(_Strict):
+    """How production serves a tier on SGLang (``tierwise deploy render``)."""
+
+    model_path: str
+    """The checkpoint SGLang loads (a Hugging Face id or a path)."""
+    quantization: Literal["fp8", "awq_marlin", "awq", "gptq_marlin"] | None = None
+    """``fp8`` for the large tier on H100-class GPUs; ``awq_marlin`` with an AWQ checkpoint
+    for the small tier."""
+    kv_cache_dtype: Literal["auto", "fp8_e5m2", "fp8_e4m3"] = "auto"
+    """``fp8_e5m2`` halves KV memory, so more prefixes stay cached."""
+    tp: int = Field(default=1, ge=1)
+    """GPUs per replica (tensor parallel)."""
+    replicas: int = Field(default=1, ge=1)
+    """Replicas; more than one puts an sglang-router (cache_aware) in front."""
+    mem_fraction_static: float | None = Field(default=None, gt=0, lt=1)
+    """GPU memory share for weights and KV cache."""
+    speculative: Speculative | None = None
+    """Speculative decoding, for tiers whose cost is mostly output."""
+
+
 class TierSpec(_Strict):
     """One model tier: where its steps run and what they cost."""
 
@@ -67,6 +98,8 @@ class TierSpec(_Strict):
     """Model calls in flight at once on this tier (the embedded engine runs one at a time)."""
     max_output_tokens: int = Field(default=512, ge=1)
     """Default cap on generated tokens when a step sets none."""
+    deploy: SGLangDeploy | None = None
+    """Production serving of this tier on SGLang (rendered into deploy/)."""
     max_queue: int = Field(default=64, ge=0)
     """Calls that may wait for a free slot; one more is refused (HTTP 503, Retry-After)."""
 
@@ -189,6 +222,21 @@ class ServerSettings(_Strict):
     checkpointed and resume at the next start."""
 
 
+class DeploySettings(_Strict):
+    """Images and autoscaling for ``tierwise deploy render``."""
+
+    tierwise_image: str = "ghcr.io/tierwise/tierwise:latest"
+    sglang_image: str = "lmsysorg/sglang:latest"
+    router_image: str = "lmsysorg/sglang-router:latest"
+    namespace: str = "tierwise"
+    prometheus_url: str = "http://prometheus.monitoring.svc:9090"
+    """Where KEDA reads tierwise's queue depth."""
+    queue_depth_per_replica: int = Field(default=8, ge=1)
+    """Calls waiting or running per SGLang replica before KEDA adds one."""
+    max_replicas: int = Field(default=4, ge=1)
+    """Most replicas KEDA scales a tier to."""
+
+
 class TierwiseConfig(_Strict):
     """The whole configuration file."""
 
@@ -202,6 +250,8 @@ class TierwiseConfig(_Strict):
     """Spans, Langfuse export and content capture."""
     server: ServerSettings = ServerSettings()
     """The HTTP server."""
+    deploy: DeploySettings = DeploySettings()
+    """Images and autoscaling of the rendered deployment."""
     state_dir: Path = Path(".tierwise")
     """Where run records are kept (relative paths are from the config file)."""
     workflows: dict[str, WorkflowTarget] = Field(default_factory=dict)
