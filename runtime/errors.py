@@ -22,6 +22,8 @@ A cache miss or a fallback is a result, not an exception.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "BudgetExceededError",
     "ConfigError",
@@ -108,6 +110,8 @@ class ModelOutputError(ModelError):
 
     def __init__(self, message: str, *, raw_output: str) -> None:
         self.raw_output = raw_output
+        self.record: Any = None
+        """The recorded (and paid-for) call whose output this was, when there is one."""
         super().__init__(message)
 
 

@@ -6,6 +6,7 @@ see it without any global state and concurrent executions never mix.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -63,6 +64,16 @@ class ExecutionContext:
         if self.on_step is not None:
             self.on_step(step)
         self.check_budget()
+
+    def escalated(self, step: StepRecord, reason: str) -> StepRecord:
+        """Mark a recorded call as passed on to a higher tier, and why; the marked record."""
+        marked = dataclasses.replace(step, escalation=reason)
+        for index in range(len(self.steps) - 1, -1, -1):
+            if self.steps[index] is step:
+                self.steps[index] = marked
+                break
+        self.telemetry.metrics.escalations.labels(self.workflow, step.node, step.tier).inc()
+        return marked
 
     def check_budget(self) -> None:
         """Raise ``BudgetExceededError`` once the steps so far spent more than allowed."""

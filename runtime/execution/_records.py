@@ -32,6 +32,8 @@ class StepRecord:
     """What the reused answer cost when it was produced, saved by the hit."""
     cache_entry: str | None = None
     """The semantic entry that answered, for ``tierwise cache feedback``."""
+    escalation: str | None = None
+    """Why this call's answer was not taken and the step moved to a higher tier."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -48,6 +50,7 @@ class StepRecord:
             "similarity": self.similarity,
             "saved_cost_usd": self.saved_cost_usd,
             "cache_entry": self.cache_entry,
+            "escalation": self.escalation,
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class StepRecord:
             similarity=raw["similarity"],
             saved_cost_usd=raw["saved_cost_usd"],
             cache_entry=raw.get("cache_entry"),
+            escalation=raw.get("escalation"),
         )
 
 

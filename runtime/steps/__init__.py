@@ -1,12 +1,14 @@
 """Model-calling nodes: declarative ``Step``s and ``chat`` for hand-written nodes."""
 
 from runtime.steps._call import call_model
+from runtime.steps._cascade import Cascade
 from runtime.steps._chat import TIER_KEY, chat, running_node, running_node_tier
 from runtime.steps._step import Step, add_step, steps_of
 from runtime.steps._tool import traced_tool
 
 __all__ = [
     "TIER_KEY",
+    "Cascade",
     "Step",
     "add_step",
     "call_model",

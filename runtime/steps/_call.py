@@ -75,7 +75,11 @@ async def call_model(
         execution.record(record)  # may stop the run: the call is paid for and traced first
     if output is None:
         return result.text.strip(), record
-    return _validate(output, result, node=node, tier=tier), record
+    try:
+        return _validate(output, result, node=node, tier=tier), record
+    except ModelOutputError as exc:
+        exc.record = record  # a cascade marks it escalated and moves on
+        raise
 
 
 @functools.cache

@@ -24,10 +24,11 @@ from runtime.cache import (
     prompt_fingerprint,
 )
 from runtime.costs import Usage
-from runtime.errors import WorkflowError
+from runtime.errors import ModelOutputError, WorkflowError
 from runtime.execution import ExecutionContext, StepRecord, current_execution
 from runtime.prompts import Message, Segment, Stability, render_messages, render_segment
 from runtime.steps._call import as_state_value, call_model
+from runtime.steps._cascade import Cascade
 from runtime.steps._chat import TIER_KEY, running_node
 from runtime.tracing import attributes as a
 
@@ -62,55 +63,87 @@ class Step:
     """Write ``[result]`` for a list reducer (parallel branches gathering their results)."""
     cache: CachePolicy | None = None
     """Reuse earlier answers (exact or semantic); None never caches."""
+    cascade: Cascade | None = None
+    """Escalate to higher tiers when this tier's answer is invalid or not accepted."""
 
     async def arun(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
-        """Run the step as a LangGraph node: answer from the cache, or call the tier."""
+        """Run the step as a LangGraph node: answer from the cache, or call the tier(s)."""
         node = running_node(config)
         values = _as_mapping(state)
         execution = current_execution()
         with execution.telemetry.tracer.start_as_current_span(
-            f"step {node}",
-            attributes={a.NODE: node, a.TIER: self.tier, a.ESCALATED: False, a.LF_TYPE: "span"},
+            f"step {node}", attributes={a.NODE: node, a.TIER: self.tier, a.LF_TYPE: "span"}
         ) as span:
-            value, record = await self._answer(node, values, execution)
+            value, attempts = await self._answer(node, values, execution)
+            reasons = [s.escalation for s in attempts if s.escalation]
             span.set_attributes(
                 {
-                    a.CACHE_OUTCOME: record.cache,
-                    a.COST_USD: record.cost_usd,
-                    a.SAVED_COST_USD: record.saved_cost_usd,
+                    a.CACHE_OUTCOME: attempts[-1].cache,
+                    a.COST_USD: sum(s.cost_usd for s in attempts),
+                    a.SAVED_COST_USD: attempts[-1].saved_cost_usd,
+                    a.ESCALATED: bool(reasons),
+                    "tierwise.tiers_tried": [s.tier for s in attempts],
                 }
             )
+            if reasons:
+                span.set_attribute("tierwise.escalation.reasons", reasons)
         return self._update(value)
 
     async def _answer(
         self, node: str, values: Mapping[str, Any], execution: ExecutionContext
-    ) -> tuple[Any, StepRecord]:
-        """The step's value, from the cache or the tier, and the record of how."""
+    ) -> tuple[Any, list[StepRecord]]:
+        """The step's value, from the cache or the tier(s), and the records of how."""
         slot = self._cache_slot(node, values, execution)
         if slot is not None:
-            hit = await self._lookup(slot, node, execution)
-            if hit is not None:
-                return hit.answer.value, execution.steps[-1]
-        result, record = await call_model(
-            node=node,
-            tier=self.tier,
-            messages=render_messages(self.prompt, values, node=node),
-            output=self.output,
-            max_tokens=self.max_tokens,
-            cache="off" if slot is None else "miss",
-            state=values,
-        )
-        value = as_state_value(result)
+            found = await self._lookup(slot, node, execution)
+            if found is not None:
+                hit, record = found
+                return hit.answer.value, [record]
+        value, attempts = await self._call_tiers(node, values, execution, slot is not None)
         if slot is not None:
             answer = CachedAnswer(
-                value=value, model=record.model, cost_usd=record.cost_usd, key_text=slot.text
+                value=value,
+                model=attempts[-1].model,
+                cost_usd=sum(s.cost_usd for s in attempts),  # what a hit will save
+                key_text=slot.text,
             )
             await slot.cache.write(slot.scope, slot.policy, answer)
-        return value, record
+        return value, attempts
+
+    async def _call_tiers(
+        self, node: str, values: Mapping[str, Any], execution: ExecutionContext, cached: bool
+    ) -> tuple[Any, list[StepRecord]]:
+        """Call the step's tier, then escalate along the cascade until an answer is accepted."""
+        tiers = (self.tier, *(self.cascade.escalate_to if self.cascade else ()))
+        messages = render_messages(self.prompt, values, node=node)
+        attempts: list[StepRecord] = []
+        for attempt, tier in enumerate(tiers):
+            last = attempt == len(tiers) - 1
+            try:
+                result, record = await call_model(
+                    node=node,
+                    tier=tier,
+                    messages=messages,
+                    output=self.output,
+                    max_tokens=self.max_tokens,
+                    cache="miss" if cached else "off",
+                    state=values,
+                )
+            except ModelOutputError as exc:
+                if last or exc.record is None:
+                    raise
+                attempts.append(execution.escalated(exc.record, f"invalid output: {exc}"))
+                continue
+            value = as_state_value(result)
+            reason = None if last or self.cascade is None else self.cascade.verdict(value, values)
+            if reason is None:
+                return value, [*attempts, record]
+            attempts.append(execution.escalated(record, reason))
+        raise AssertionError("unreachable: the last tier returns or raises")
 
     async def _lookup(
         self, slot: _CacheSlot, node: str, execution: ExecutionContext
-    ) -> CacheHit | None:
+    ) -> tuple[CacheHit, StepRecord] | None:
         """Look the slot up under its own span; a hit is recorded as the step's call."""
         telemetry = execution.telemetry
         with telemetry.tracer.start_as_current_span(
@@ -125,8 +158,9 @@ class Step:
                 return None
             span.set_attribute(a.CACHE_SIMILARITY, hit.similarity)
             telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(hit.answer.cost_usd)
-            execution.record(self._hit_record(node, hit, started))
-            return hit
+            record = self._hit_record(node, hit, started)
+            execution.record(record)
+            return hit, record
 
     def _update(self, value: Any) -> dict[str, Any]:
         return {self.writes: [value] if self.collect else value}

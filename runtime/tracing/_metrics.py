@@ -70,6 +70,12 @@ class Metrics:
             ["workflow", "node"],
             registry=r,
         )
+        self.escalations = Counter(
+            "tierwise_escalations",
+            "Answers passed on to a higher tier, per node and the tier that gave them.",
+            ["workflow", "node", "tier"],
+            registry=r,
+        )
         self.executions = Counter(
             "tierwise_executions",
             "Workflow executions per outcome (ok, error).",

@@ -1,0 +1,98 @@
+"""Cascades with fake tiers: escalate on invalid or rejected answers, stop at the first good one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.graph import START, StateGraph
+from typing_extensions import TypedDict
+
+from runtime import Cascade, Runtime, Segment, Step, add_step
+from runtime.errors import ModelOutputError
+from tests.fakes import FakeTierClient, Label, fake_config
+
+BILLING = json.dumps({"label": "billing"})
+
+
+class State(TypedDict, total=False):
+    question: str
+    label: dict[str, Any]
+
+
+def graph(cascade: Cascade) -> Any:
+    step = Step(
+        tier="small",
+        prompt=(Segment.node("task", "Label it."), Segment.volatile("question", "{question}")),
+        output=Label,
+        writes="label",
+        cascade=cascade,
+    )
+    builder = StateGraph(State)
+    add_step(builder, "label", step)
+    builder.add_edge(START, "label")
+    return builder.compile()
+
+
+def runtime(tmp_path: Path, small: str) -> Runtime:
+    clients = {
+        "small": FakeTierClient(lambda _: small),
+        "large": FakeTierClient(lambda _: json.dumps({"label": "technical"})),
+    }
+    return Runtime(fake_config(tmp_path), clients=clients)
+
+
+async def run(rt: Runtime, cascade: Cascade) -> tuple[dict[str, Any], list[Any]]:
+    with rt.execution("cascade") as execution:
+        out = await graph(cascade).ainvoke({"question": "The API returns 500"})
+    return out, execution.steps
+
+
+async def test_an_invalid_cheap_answer_escalates_and_both_calls_are_paid(tmp_path: Path) -> None:
+    rt = runtime(tmp_path, small='{"label": ')
+    out, steps = await run(rt, Cascade(escalate_to=("large",)))
+
+    assert out["label"] == {"label": "technical"}
+    assert [s.tier for s in steps] == ["small", "large"]
+    assert steps[0].escalation is not None and "invalid output" in steps[0].escalation
+    assert steps[1].escalation is None
+    assert all(s.cost_usd > 0 for s in steps)
+
+
+async def test_an_accepted_cheap_answer_stops_the_cascade(tmp_path: Path) -> None:
+    rt = runtime(tmp_path, small=BILLING)
+    out, steps = await run(rt, Cascade(escalate_to=("large",), accept=lambda v, s: True))
+
+    assert out["label"] == {"label": "billing"}
+    assert [(s.tier, s.escalation) for s in steps] == [("small", None)]
+
+
+async def test_a_rejected_answer_escalates_with_the_checks_reason(tmp_path: Path) -> None:
+    def not_billing_for_errors(value: Any, state: Any) -> bool | str:
+        if "500" in state["question"] and value["label"] == "billing":
+            return "an HTTP error is not a billing question"
+        return True
+
+    rt = runtime(tmp_path, small=BILLING)
+    out, steps = await run(rt, Cascade(escalate_to=("large",), accept=not_billing_for_errors))
+
+    assert out["label"] == {"label": "technical"}
+    assert steps[0].escalation == "an HTTP error is not a billing question"
+    escalations = rt.telemetry.metrics.registry.get_sample_value(
+        "tierwise_escalations_total", {"workflow": "cascade", "node": "label", "tier": "small"}
+    )
+    assert escalations == 1
+
+
+async def test_the_last_tier_is_not_second_guessed_but_must_validate(tmp_path: Path) -> None:
+    clients = {"small": FakeTierClient(lambda _: "nope"), "large": FakeTierClient(lambda _: "nope")}
+    rt = Runtime(fake_config(tmp_path), clients=clients)
+    with pytest.raises(ModelOutputError):
+        await run(rt, Cascade(escalate_to=("large",), accept=lambda v, s: False))
+
+
+def test_a_cascade_needs_somewhere_to_go() -> None:
+    with pytest.raises(ValueError, match="at least one tier"):
+        Cascade(escalate_to=())
