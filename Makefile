@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.tierwise-installed
 # llama-cpp-python builds from source (about 9 minutes on 2 cores); pip caches the wheel.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
-.PHONY: setup serve demo deploy test lint typecheck unit integration clean
+.PHONY: setup serve demo deploy bench test lint typecheck unit integration clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,10 @@ serve: setup
 deploy: setup
 	$(BIN)/tierwise deploy render --target compose --out deploy/compose/compose.yaml
 	$(BIN)/tierwise deploy render --target k8s --out deploy/k8s/tierwise.yaml
+
+# tierwise against the naive baseline on the same inputs (writes evals/reports/bench.json).
+bench: setup
+	$(BIN)/tierwise bench --json evals/reports/bench.json
 
 demo: setup
 	$(BIN)/tierwise workflows

@@ -168,6 +168,7 @@ class Runtime:
         use_cache: bool = True,
         budget: BudgetSpec | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
+        volatile_header: bool = False,
     ) -> Iterator[ExecutionContext]:
         """Make model calls inside the block count towards one execution of ``workflow``.
 
@@ -185,6 +186,7 @@ class Runtime:
             telemetry=telemetry,
             budget=budget,
             on_step=on_step,
+            volatile_header=volatile_header,
         )
         identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant}
         with telemetry.tracer.start_as_current_span(
@@ -230,6 +232,7 @@ class Runtime:
         thread_id: str | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
         on_chunk: Callable[[str, Any], None] | None = None,
+        volatile_header: bool = False,
     ) -> ExecutionRecord:
         """Validate the input, execute the workflow and store its execution record.
 
@@ -237,6 +240,7 @@ class Runtime:
         runs on the checkpointer: its state persists in that thread, and ``raw_input=None``
         resumes the thread from its last checkpoint. ``on_step`` hears of every finished
         step, ``on_chunk`` of every LangGraph ``values`` and ``updates`` chunk (streaming).
+        ``volatile_header`` makes it the benchmark's naive baseline (no prefix reuse).
         """
         registered = self.workflows.get(workflow)
         resuming = thread_id is not None and raw_input is None
@@ -256,6 +260,7 @@ class Runtime:
             use_cache=use_cache,
             budget=limits,
             on_step=on_step,
+            volatile_header=volatile_header,
         ) as context:
             finished = None
             if resuming:  # a thread that already reached its end is not run again

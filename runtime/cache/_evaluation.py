@@ -9,7 +9,6 @@ among all hits, those on ``same: false`` pairs or returning another pair's entry
 from __future__ import annotations
 
 import itertools
-import json
 import statistics
 import time
 from collections.abc import Sequence
@@ -17,8 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from runtime._jsonl import read_jsonl
 from runtime.cache._keys import CacheScope, key_text, normalise
 from runtime.cache._policy import CacheMode, CachePolicy
 from runtime.cache._semantic import QdrantSemanticCache
@@ -41,21 +41,7 @@ class ParaphrasePair(BaseModel):
 
 def load_pairs(path: Path) -> list[ParaphrasePair]:
     """Read a JSONL file of pairs; a bad line is an error naming the file and line."""
-    pairs = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            pairs.append(ParaphrasePair.model_validate(json.loads(line)))
-        except (json.JSONDecodeError, ValidationError) as exc:
-            raise InputError(f"{path}:{number}: not a pair: {exc}") from exc
-    if not pairs:
-        raise InputError(f"{path}: no pairs")
-    return pairs
+    return read_jsonl(path, ParaphrasePair, what="a pair")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

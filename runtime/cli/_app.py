@@ -283,6 +283,65 @@ def lint(
 
 
 @app.command()
+def bench(
+    workflow: Annotated[str, typer.Option(help="The workflow to replay")] = "support_triage",
+    executions: Annotated[int, typer.Option(min=1, help="Executions per side")] = 30,
+    concurrency: Annotated[int, typer.Option(min=1, help="Executions at once per side")] = 1,
+    dataset: Annotated[Path, typer.Option(help="Labelled inputs to draw the workload from")] = Path(
+        "evals/datasets/support_triage.jsonl"
+    ),
+    naive_config: Annotated[
+        Path, typer.Option(help="The naive baseline's tiers (every step on the large model)")
+    ] = Path("evals/configs/all_large.toml"),
+    json_file: Annotated[
+        Path | None, typer.Option("--json", help="Write the results here as JSON")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Replay a workload on the naive baseline and on tierwise; report both and the ratios."""
+    from runtime.evaluation import bench as run_bench
+    from runtime.evaluation import load_dataset, workload
+
+    try:
+        requests = workload(load_dataset(dataset), executions)
+        naive = Runtime(load_config(naive_config))
+        tierwise = Runtime(load_config(config))
+    except TierwiseError as exc:
+        raise fail(exc) from exc
+
+    async def both() -> Any:
+        try:
+            for name in (workflow,):  # as a server would at start
+                await naive.warm_up(name)
+                await tierwise.warm_up(name)
+            return await run_bench(
+                workflow, requests, naive=naive, tierwise=tierwise, concurrency=concurrency
+            )
+        finally:
+            await naive.aclose()
+            await tierwise.aclose()
+
+    try:
+        result = asyncio.run(both()).as_dict()
+    except TierwiseError as exc:
+        raise fail(exc) from exc
+    if json_file is not None:
+        json_file.parent.mkdir(parents=True, exist_ok=True)
+        json_file.write_text(json.dumps(result, indent=2))
+    table = Table("measure", "naive", "tierwise", "tierwise / naive", title=f"bench: {workflow}")
+    for key, naive_value in result["naive"].items():
+        value = result["tierwise"][key]
+        ratio = value / naive_value if naive_value else None
+        table.add_row(
+            key,
+            f"{naive_value:.6g}",
+            f"{value:.6g}",
+            "-" if ratio is None else f"{ratio:.3f}x",
+        )
+    console().print(table)
+
+
+@app.command()
 def warmup(
     workflow: Annotated[list[str] | None, typer.Argument(help="Workflows (default: all)")] = None,
     config: ConfigOption = None,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from runtime.cache import CachePolicy, LocalEmbedder, QdrantSemanticCache
@@ -24,7 +26,7 @@ from runtime.cache._evaluation import (
     sweep,
 )
 from runtime.cli._errors import console, fail
-from runtime.errors import InputError
+from runtime.errors import InputError, TierwiseError
 
 eval_app = typer.Typer(help="Measure quality, cost and latency.", no_args_is_help=True)
 
@@ -96,6 +98,70 @@ def eval_cache(
             str(report.entries),
         )
     console().print(table)
+
+
+@eval_app.command("run")
+def eval_run(
+    workflow: Annotated[str, typer.Argument(help="A registered workflow")],
+    dataset: Annotated[Path, typer.Option(help="JSONL lines: input, expect and/or rubric")],
+    configs: Annotated[
+        list[Path] | None,
+        typer.Option("--config", "-c", help="A configuration to compare (repeatable)"),
+    ] = None,
+    scorer: Annotated[str, typer.Option(help="field, exact or judge")] = "field",
+    judge_tier: Annotated[str | None, typer.Option(help="The judge's tier")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Markdown report (a PNG chart goes next to it)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+) -> None:
+    """Quality, cost per execution, latency, cache hits and escalations, per configuration."""
+    from rich.progress import Progress
+
+    from runtime.config import load_config
+    from runtime.errors import ConfigError
+    from runtime.evaluation import Scorer, evaluate_config, load_dataset, write_report
+
+    if scorer not in ("field", "exact", "judge"):
+        raise fail(InputError(f"--scorer {scorer!r}: expected field, exact or judge"))
+    try:
+        items = load_dataset(dataset)[:limit]
+        paths: list[Path | None] = list(configs) if configs else [None]
+        loaded = [load_config(path) for path in paths]
+    except (InputError, ConfigError) as exc:
+        raise fail(exc) from exc
+    results = []
+    with Progress(console=Console(stderr=True), transient=as_json) as progress:
+        for config in loaded:
+            task = progress.add_task(Path(config.source).name, total=len(items))
+            try:
+                results.append(
+                    asyncio.run(
+                        evaluate_config(
+                            config,
+                            workflow,
+                            items,
+                            scorer=cast(Scorer, scorer),
+                            judge_tier=judge_tier,
+                            on_item=functools.partial(progress.advance, task),
+                        )
+                    )
+                )
+            except TierwiseError as exc:
+                raise fail(exc) from exc
+    target = report or Path("evals/reports") / f"eval_{workflow}.md"
+    chart = write_report(results, workflow=workflow, dataset=dataset, scorer=scorer, report=target)
+    if as_json:
+        body = {
+            "results": [r.as_dict() for r in results],
+            "report": str(target),
+            "chart": str(chart),
+        }
+        typer.echo(json.dumps(body, indent=2))
+        return
+    console().print(target.read_text())
+    console().print(f"wrote {target} and {chart}")
 
 
 def _evaluate_all(

@@ -57,6 +57,9 @@ class ExecutionContext:
     """The most the execution may spend; None is unbounded."""
     on_step: Callable[[StepRecord], None] | None = None
     """Told of every step as it is recorded (streaming)."""
+    volatile_header: bool = False
+    """Put a fresh request id and timestamp before every prompt: the benchmark's naive
+    baseline (it defeats prefix reuse, as many hand-written agents do by accident)."""
 
     def record(self, step: StepRecord) -> None:
         """Add a finished step, tell the listener, and stop the run if it crossed the budget."""

@@ -34,6 +34,8 @@ class StepRecord:
     """The semantic entry that answered, for ``tierwise cache feedback``."""
     escalation: str | None = None
     """Why this call's answer was not taken and the step moved to a higher tier."""
+    lookup_ms: float = 0.0
+    """Time the step cache took to miss before this call (embedding included)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -51,6 +53,7 @@ class StepRecord:
             "saved_cost_usd": self.saved_cost_usd,
             "cache_entry": self.cache_entry,
             "escalation": self.escalation,
+            "lookup_ms": round(self.lookup_ms, 2),
         }
 
     @classmethod
@@ -72,6 +75,7 @@ class StepRecord:
             saved_cost_usd=raw["saved_cost_usd"],
             cache_entry=raw.get("cache_entry"),
             escalation=raw.get("escalation"),
+            lookup_ms=raw.get("lookup_ms", 0.0),
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import time
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -32,6 +33,7 @@ async def call_model(
     max_tokens: int | None = None,
     cache: Literal["off", "miss"] = "off",
     state: Mapping[str, Any] | None = None,
+    lookup_ms: float = 0.0,
 ) -> tuple[BaseModel | str, StepRecord]:
     """Send the messages to the tier; return text (or a validated ``output``) and the record.
 
@@ -40,6 +42,9 @@ async def call_model(
     """
     execution = current_execution()
     spec = execution.tiers.tier_spec(tier)
+    if execution.volatile_header:  # the benchmark's naive baseline only
+        header = f"Request {uuid.uuid4()} at {time.time():.6f}.\n\n"
+        messages = (Message(messages[0].role, header + messages[0].content), *messages[1:])
     request = ChatRequest(
         messages=messages,
         json_schema=None if output is None else _schema_of(output),
@@ -68,6 +73,7 @@ async def call_model(
             cost_usd=price_step(result.usage, spec.price),
             latency_ms=(time.perf_counter() - started) * 1000,
             cache=cache,
+            lookup_ms=lookup_ms,
         )
         _observe(execution, span, spec, record, result, started_at)
         if span.is_recording() and execution.telemetry.content.enabled:

@@ -94,12 +94,17 @@ class Step:
     ) -> tuple[Any, list[StepRecord]]:
         """The step's value, from the cache or the tier(s), and the records of how."""
         slot = self._cache_slot(node, values, execution)
+        lookup_ms = 0.0
         if slot is not None:
+            started = time.perf_counter()
             found = await self._lookup(slot, node, execution)
             if found is not None:
                 hit, record = found
                 return hit.answer.value, [record]
-        value, attempts = await self._call_tiers(node, values, execution, slot is not None)
+            lookup_ms = (time.perf_counter() - started) * 1000
+        value, attempts = await self._call_tiers(
+            node, values, execution, cached=slot is not None, lookup_ms=lookup_ms
+        )
         if slot is not None:
             answer = CachedAnswer(
                 value=value,
@@ -111,7 +116,13 @@ class Step:
         return value, attempts
 
     async def _call_tiers(
-        self, node: str, values: Mapping[str, Any], execution: ExecutionContext, cached: bool
+        self,
+        node: str,
+        values: Mapping[str, Any],
+        execution: ExecutionContext,
+        *,
+        cached: bool,
+        lookup_ms: float,
     ) -> tuple[Any, list[StepRecord]]:
         """Call the step's tier, then escalate along the cascade until an answer is accepted."""
         tiers = (self.tier, *(self.cascade.escalate_to if self.cascade else ()))
@@ -128,6 +139,7 @@ class Step:
                     max_tokens=self.max_tokens,
                     cache="miss" if cached else "off",
                     state=values,
+                    lookup_ms=lookup_ms if attempt == 0 else 0.0,
                 )
             except ModelOutputError as exc:
                 if last or exc.record is None:

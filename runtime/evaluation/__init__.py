@@ -1,0 +1,29 @@
+"""Measuring workflows: datasets, scorers, per-configuration results and reports."""
+
+from runtime.evaluation._bench import BenchResult, Request, Side, bench, workload
+from runtime.evaluation._harness import (
+    ConfigResult,
+    EvalItem,
+    Scorer,
+    evaluate_config,
+    load_dataset,
+    write_report,
+)
+from runtime.evaluation._scorers import exact_match, field_match, lookup
+
+__all__ = [
+    "BenchResult",
+    "ConfigResult",
+    "EvalItem",
+    "Request",
+    "Scorer",
+    "Side",
+    "bench",
+    "evaluate_config",
+    "exact_match",
+    "field_match",
+    "load_dataset",
+    "lookup",
+    "workload",
+    "write_report",
+]

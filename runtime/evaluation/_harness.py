@@ -1,0 +1,233 @@
+"""``tierwise eval run``: quality, cost and latency of a workflow, per configuration.
+
+Each configuration runs the whole dataset with empty step caches (its state goes to a
+temporary folder), so the numbers of one configuration never depend on another's run.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from runtime._jsonl import read_jsonl
+from runtime._runtime import Runtime
+from runtime.config import TierwiseConfig
+from runtime.errors import InputError, TierwiseError
+from runtime.evaluation._scorers import (
+    JUDGE_INSTRUCTIONS,
+    JudgeScore,
+    exact_match,
+    field_match,
+    judge_prompt,
+)
+from runtime.execution import ExecutionRecord
+from runtime.prompts import Message
+from runtime.steps import call_model
+
+Scorer = Literal["field", "exact", "judge"]
+
+
+class EvalItem(BaseModel):
+    """One dataset line: an input and what a good output has."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: dict[str, Any]
+    expect: dict[str, Any] | None = None
+    """Dotted output paths -> expected values (field and exact scorers)."""
+    rubric: str | None = None
+    """What a good output does (judge scorer)."""
+
+
+def load_dataset(path: Path) -> list[EvalItem]:
+    """Read a JSONL dataset; a bad line is an error naming the file and line."""
+    return read_jsonl(path, EvalItem, what="an eval item")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConfigResult:
+    """How one configuration did on the dataset."""
+
+    config: str
+    executions: int
+    failures: int
+    quality: float
+    """Mean score, 0 to 1; a failed execution scores 0."""
+    mean_cost_usd: float
+    p95_cost_usd: float
+    p50_latency_ms: float
+    p95_latency_ms: float
+    cache_hit_rate: float
+    """Steps answered from the step cache / steps."""
+    escalation_rate: float
+    """Answers passed on to a higher tier / steps answered."""
+    judge_cost_usd: float
+    """What judging cost (not part of the workflow's cost)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``tierwise eval run --json``."""
+        return asdict(self)
+
+
+async def evaluate_config(
+    config: TierwiseConfig,
+    workflow: str,
+    items: list[EvalItem],
+    *,
+    scorer: Scorer,
+    judge_tier: str | None = None,
+    judge_fields: list[str] | None = None,
+    on_item: Callable[[], None] | None = None,
+) -> ConfigResult:
+    """Run every item through ``workflow`` on ``config`` and score the outputs."""
+    if scorer == "judge" and judge_tier is None:
+        raise InputError("the judge scorer needs --judge-tier")
+    with tempfile.TemporaryDirectory() as state:
+        runtime = Runtime(config.model_copy(update={"state_dir": Path(state)}))
+        try:
+            records: list[ExecutionRecord] = []
+            scores: list[float] = []
+            judge_cost = 0.0
+            failures = 0
+            for item in items:
+                try:
+                    record = await runtime.run(workflow, item.input)
+                except TierwiseError:
+                    failures += 1
+                    scores.append(0.0)
+                else:
+                    records.append(record)
+                    score, cost = await _score(
+                        runtime, record, item, scorer, judge_tier, judge_fields
+                    )
+                    scores.append(score)
+                    judge_cost += cost
+                if on_item is not None:
+                    on_item()
+        finally:
+            await runtime.aclose()
+    return _summarise(config.source, records, scores, failures, judge_cost)
+
+
+async def _score(
+    runtime: Runtime,
+    record: ExecutionRecord,
+    item: EvalItem,
+    scorer: Scorer,
+    judge_tier: str | None,
+    judge_fields: list[str] | None,
+) -> tuple[float, float]:
+    """(score, what judging cost)."""
+    if scorer in ("field", "exact"):
+        if item.expect is None:
+            raise InputError(f"the {scorer} scorer needs 'expect' on every item")
+        match = field_match if scorer == "field" else exact_match
+        return match(record.output, item.expect), 0.0
+    if item.rubric is None or judge_tier is None:
+        raise InputError("the judge scorer needs 'rubric' on every item and --judge-tier")
+    with runtime.execution("eval-judge", use_cache=False) as judging:
+        verdict, _ = await call_model(
+            node="judge",
+            tier=judge_tier,
+            messages=(
+                Message("system", JUDGE_INSTRUCTIONS),
+                Message("user", judge_prompt(item.rubric, record.output, judge_fields)),
+            ),
+            output=JudgeScore,
+            max_tokens=16,
+        )
+    assert isinstance(verdict, JudgeScore)
+    return verdict.score / 10, sum(step.cost_usd for step in judging.steps)
+
+
+def _summarise(
+    config: str,
+    records: list[ExecutionRecord],
+    scores: list[float],
+    failures: int,
+    judge_cost: float,
+) -> ConfigResult:
+    costs = sorted(record.cost_usd for record in records) or [0.0]
+    latencies = sorted(record.latency_ms for record in records) or [0.0]
+    steps = [step for record in records for step in record.steps]
+    answered = [step for step in steps if step.escalation is None]
+    hits = sum(step.cache in ("exact", "semantic") for step in steps)
+    escalated = sum(step.escalation is not None for step in steps)
+    return ConfigResult(
+        config=config,
+        executions=len(scores),
+        failures=failures,
+        quality=statistics.fmean(scores) if scores else 0.0,
+        mean_cost_usd=statistics.fmean(costs),
+        p95_cost_usd=nearest_rank(costs, 0.95),
+        p50_latency_ms=nearest_rank(latencies, 0.50),
+        p95_latency_ms=nearest_rank(latencies, 0.95),
+        cache_hit_rate=hits / len(steps) if steps else 0.0,
+        escalation_rate=escalated / len(answered) if answered else 0.0,
+        judge_cost_usd=judge_cost,
+    )
+
+
+def nearest_rank(ordered: list[float], q: float) -> float:
+    """An observed value: the smallest with at least ``q`` of the values at or below it."""
+    return ordered[max(0, math.ceil(len(ordered) * q) - 1)]
+
+
+def write_report(
+    results: list[ConfigResult], *, workflow: str, dataset: Path, scorer: str, report: Path
+) -> Path:
+    """A Markdown table and, next to it, a PNG of the cost/quality frontier; the chart path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    chart = report.with_suffix(".png")
+    lines = [
+        f"# {workflow} on {dataset.name} ({scorer} scorer)",
+        "",
+        "Measured by `tierwise eval run`; every configuration starts with empty step caches.",
+        "",
+        "| config | executions | failed | quality | mean cost USD | p95 cost USD | p50 ms | p95 ms "
+        "| cache hits | escalations |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {Path(r.config).name} | {r.executions} | {r.failures} | {r.quality:.3f} | "
+            f"{r.mean_cost_usd:.6f} | {r.p95_cost_usd:.6f} | {r.p50_latency_ms:.0f} | "
+            f"{r.p95_latency_ms:.0f} | {r.cache_hit_rate:.0%} | {r.escalation_rate:.0%} |"
+        )
+    lines += ["", f"![cost and quality per configuration]({chart.name})", ""]
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text("\n".join(lines))
+    figure, axes = pyplot.subplots(figsize=(6, 4))
+    for r in results:
+        axes.scatter(r.mean_cost_usd, r.quality)
+        axes.annotate(Path(r.config).stem, (r.mean_cost_usd, r.quality))
+    frontier = _frontier(results)
+    axes.plot([r.mean_cost_usd for r in frontier], [r.quality for r in frontier], linestyle="--")
+    axes.set_xlabel("mean cost per execution (USD)")
+    axes.set_ylabel("quality")
+    axes.set_title(f"{workflow}: cost / quality")
+    figure.tight_layout()
+    figure.savefig(chart, dpi=100)
+    pyplot.close(figure)
+    return chart
+
+
+def _frontier(results: list[ConfigResult]) -> list[ConfigResult]:
+    """Configurations no other beats on both cost and quality, cheapest first."""
+    ordered = sorted(results, key=lambda r: (r.mean_cost_usd, -r.quality))
+    frontier: list[ConfigResult] = []
+    for result in ordered:
+        if not frontier or result.quality > frontier[-1].quality:
+            frontier.append(result)
+    return frontier

@@ -1,0 +1,53 @@
+"""`tierwise bench` in a smoke size, on the real embedded models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from runtime.cli import app
+from runtime.evaluation import load_dataset, workload
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+KEYS = {
+    "cost_per_execution",
+    "p50_latency_ms",
+    "p95_latency_ms",
+    "quality",
+    "prefix_reuse",
+    "cache_hit_rate",
+    "overhead_ms_per_step",
+    "executions_per_s",
+}
+
+
+def test_the_workload_mixes_fresh_repeated_and_paraphrased_inputs() -> None:
+    items = load_dataset(REPO / "evals/datasets/support_triage.jsonl")
+    kinds = [request.kind for request in workload(items, 30)]
+    assert kinds.count("fresh") == 10 and kinds.count("repeat") == 10
+    assert kinds.count("paraphrase") == 10
+
+
+def test_bench_writes_both_sides_and_their_ratios_under_stable_keys(tmp_path: Path) -> None:
+    result_file = tmp_path / "bench.json"
+    config = str(REPO / "tierwise.toml")
+    done = CliRunner().invoke(
+        app,
+        [
+            "bench", "--executions", "3", "--json", str(result_file), "--config", config,
+            "--dataset", str(REPO / "evals/datasets/support_triage.jsonl"),
+            "--naive-config", str(REPO / "evals/configs/all_large.toml"),
+        ],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    result = json.loads(result_file.read_text())
+    assert set(result["naive"]) >= KEYS and set(result["tierwise"]) >= KEYS
+    assert set(result["ratios"]) == {"cost_per_execution", "p95_latency_ms", "quality"}
+    assert result["naive"]["prefix_reuse"] < 0.05  # a fresh header before every prompt
+    assert result["naive"]["cache_hit_rate"] == 0.0
+    assert result["tierwise"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
