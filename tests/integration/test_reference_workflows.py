@@ -131,6 +131,8 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
             "similarity",
             "saved_cost_usd",
             "cache_entry",
+            "escalation",
+            "lookup_ms",
         }
         assert step["cache"] == "miss"
     assert result["steps"][-1]["cached_input_tokens"] > 0
