@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from runtime._runtime import DEFAULT_TENANT, Runtime
-from runtime.cli._errors import console, fail
+from runtime.cli._errors import ConfigOption, console, fail
 from runtime.cli._eval import eval_app
 from runtime.cli._traces import costs, traces_app
 from runtime.config import load_config
@@ -32,13 +32,6 @@ app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 app.add_typer(traces_app, name="traces")
 app.command()(costs)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="Config file (default: $TIERWISE_CONFIG or ./tierwise.toml)"
-    ),
-]
 
 
 @app.command()

@@ -1,13 +1,22 @@
-"""How the CLI reports tierwise's errors: one red line, exit code 2 for bad input."""
+"""What the CLI's commands share: the --config option and how errors are reported."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from runtime.errors import ConfigError, InputError, TierwiseError
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", help="Config file (default: $TIERWISE_CONFIG or ./tierwise.toml)"
+    ),
+]
 
 
 def console() -> Console:

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 from rich.tree import Tree
 
-from runtime.cli._errors import console, fail
+from runtime.cli._errors import ConfigOption, console, fail
 from runtime.config import TierwiseConfig, load_config
 from runtime.costs import summarise
 from runtime.errors import ConfigError, InputError
@@ -23,12 +23,6 @@ from runtime.tracing import attributes as a
 
 traces_app = typer.Typer(help="Executions and their step trees, from the local store.")
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config", "-c", help="Config file (default: $TIERWISE_CONFIG or ./tierwise.toml)"
-    ),
-]
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

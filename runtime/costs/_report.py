@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -50,8 +51,8 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> CostSummary:
         executions=len(costs),
         total_usd=sum(costs),
         mean_usd=statistics.fmean(costs) if costs else 0.0,
-        p50_usd=_quantile(costs, 0.50),
-        p95_usd=_quantile(costs, 0.95),
+        p50_usd=nearest_rank(costs, 0.50),
+        p95_usd=nearest_rank(costs, 0.95),
         by_tier=_largest_first(by_tier),
         by_node=_largest_first(by_node),
         saved_usd=saved,
@@ -60,12 +61,11 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> CostSummary:
     )
 
 
-def _quantile(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank quantile (an observed cost, never an interpolated one)."""
+def nearest_rank(ordered: Sequence[float], q: float) -> float:
+    """Nearest-rank quantile of sorted values: an observed value, never an interpolated one."""
     if not ordered:
         return 0.0
-    rank = max(1, -(-len(ordered) * q // 1))  # ceil(n * q), at least 1
-    return ordered[int(rank) - 1]
+    return ordered[max(0, math.ceil(len(ordered) * q) - 1)]
 
 
 def _largest_first(totals: Mapping[str, float]) -> dict[str, float]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 
 from runtime.engines._protocol import ChatRequest, ChatResult, TierClient
@@ -10,16 +11,28 @@ from runtime.errors import OverloadedError
 
 
 class _Gate:
-    """At most ``concurrency`` calls run; at most ``max_queue`` wait; the rest are refused."""
+    """At most ``concurrency`` calls run; at most ``max_queue`` wait; the rest are refused.
+
+    A refusal says when to come back: how long the queue ahead takes to drain at the
+    measured call duration (a moving average), at least a second.
+    """
 
     def __init__(self, concurrency: int, max_queue: int) -> None:
         self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
         self._max_queue = max_queue
+        self._mean_call_s: float | None = None  # until a call has been measured
         self.waiting = 0
+
+    def retry_after_s(self) -> float:
+        """Seconds until the calls now waiting have probably run."""
+        if self._mean_call_s is None:
+            return 1.0
+        return max(1.0, self._mean_call_s * (self.waiting + 1) / self._concurrency)
 
     async def __aenter__(self) -> None:
         if self._slots.locked() and self.waiting >= self._max_queue:
-            raise OverloadedError("queue full", retry_after_s=1.0)
+            raise OverloadedError("queue full", retry_after_s=self.retry_after_s())
         self.waiting += 1
         try:
             await self._slots.acquire()
@@ -28,6 +41,11 @@ class _Gate:
 
     async def __aexit__(self, *_: object) -> None:
         self._slots.release()
+
+    def observe(self, seconds: float) -> None:
+        """Fold one call's duration into the moving average."""
+        previous = seconds if self._mean_call_s is None else self._mean_call_s
+        self._mean_call_s = 0.8 * previous + 0.2 * seconds
 
 
 class GatedTierClient:
@@ -58,7 +76,11 @@ class GatedTierClient:
             gate = self._gates[loop] = _Gate(self._concurrency, self._max_queue)
         try:
             async with gate:
-                return await self._inner.chat(request)
+                started = time.perf_counter()
+                try:
+                    return await self._inner.chat(request)
+                finally:
+                    gate.observe(time.perf_counter() - started)
         except OverloadedError as exc:
             raise OverloadedError(
                 f"tier {self._tier!r} is saturated: {self._concurrency} calls running and "

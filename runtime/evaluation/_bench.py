@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from runtime._runtime import Runtime
+from runtime.costs import nearest_rank
 from runtime.errors import TierwiseError
-from runtime.evaluation._harness import EvalItem, nearest_rank
+from runtime.evaluation._harness import EvalItem
 from runtime.evaluation._scorers import field_match
 from runtime.execution import ExecutionRecord
 

@@ -6,7 +6,6 @@ temporary folder), so the numbers of one configuration never depend on another's
 
 from __future__ import annotations
 
-import math
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from runtime._jsonl import read_jsonl
 from runtime._runtime import Runtime
 from runtime.config import TierwiseConfig
+from runtime.costs import nearest_rank
 from runtime.errors import InputError, TierwiseError
 from runtime.evaluation._scorers import (
     JUDGE_INSTRUCTIONS,
@@ -173,11 +173,6 @@ def _summarise(
         escalation_rate=escalated / len(answered) if answered else 0.0,
         judge_cost_usd=judge_cost,
     )
-
-
-def nearest_rank(ordered: list[float], q: float) -> float:
-    """An observed value: the smallest with at least ``q`` of the values at or below it."""
-    return ordered[max(0, math.ceil(len(ordered) * q) - 1)]
 
 
 def write_report(

@@ -3,9 +3,10 @@
 import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Annotated, Any
 
@@ -45,24 +46,31 @@ class BatchRequest(RunOptions):
 
 @dataclass
 class Admission:
-    """At most ``limit`` executions at once; the next request is told when to come back."""
+    """At most ``limit`` executions at once; the next request is told when to come back.
+
+    Retry-After is the measured mean execution time (a moving average), at least 1 s.
+    """
 
     limit: int
     running: int = 0
-    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    mean_s: float | None = None
 
     @asynccontextmanager
     async def slot(self, count: int = 1) -> AsyncIterator[None]:
-        """Hold ``count`` execution slots, or raise ``OverloadedError`` at once."""
+        """Hold ``count`` execution slots, or raise ``TooManyExecutionsError`` at once."""
         if self.running + count > self.limit:
             raise TooManyExecutionsError(
-                f"{self.running} executions running (limit {self.limit})", retry_after_s=1.0
+                f"{self.running} executions running (limit {self.limit})",
+                retry_after_s=max(1.0, self.mean_s or 1.0),
             )
         self.running += count
+        started = time.perf_counter()
         try:
             yield
         finally:
             self.running -= count
+            took = time.perf_counter() - started
+            self.mean_s = took if self.mean_s is None else 0.8 * self.mean_s + 0.2 * took
 
 
 @dataclass
@@ -241,7 +249,9 @@ def _add_workflow_routes(
         """Run many inputs concurrently; each result is a record or an error, in order."""
         settings = runtime.config.server
         if len(body.inputs) > settings.max_batch:
-            raise _too_many(len(body.inputs), settings.max_batch)
+            raise InputError(
+                f"a batch may carry at most {settings.max_batch} inputs, got {len(body.inputs)}"
+            )
         for raw in body.inputs:
             workflow.validate_input(raw)
         runtime.budget_for(name, body.budget)
@@ -267,10 +277,6 @@ def _add_workflow_routes(
     ) -> dict[str, Any]:
         """Start a background run; poll ``GET /runs/{run_id}``."""
         return await server.background.submit(name, body.input, tenant=tenant, budget=body.budget)
-
-
-def _too_many(count: int, limit: int) -> TierwiseError:
-    return InputError(f"a batch may carry at most {limit} inputs, got {count}")
 
 
 async def _admitted_first(

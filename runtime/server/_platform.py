@@ -6,6 +6,7 @@ state persists across runs and restarts. Every run is a tierwise execution: cach
 priced, traced and budgeted, with its run id and cost in response headers.
 """
 
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -247,7 +248,7 @@ def add_platform_routes(
         return {
             "thread_id": row[0],
             "workflow": row[1],
-            "metadata": _loads(row[2]),
+            "metadata": json.loads(row[2]),
             "created_at": _iso(row[3]),
             "updated_at": _iso(row[4]),
             "status": "idle",
@@ -343,13 +344,5 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat()
 
 
-def _loads(text: str) -> Any:
-    import json
-
-    return json.loads(text)
-
-
 def _jsonable(value: Any) -> Any:
-    import json
-
     return json.loads(as_json(value))
