@@ -45,6 +45,8 @@ from runtime.tracing import Telemetry
 from runtime.tracing import attributes as a
 
 DEFAULT_TENANT = "default"
+CHECKPOINT_TIMEOUT_S = 5.0
+"""Longest a run waits for a checkpoint-store connection before it fails (and is retried)."""
 
 
 def step_cache(config: TierwiseConfig) -> StepCache:
@@ -103,6 +105,7 @@ class Runtime:
         self._gated: dict[str, TierClient] = {}
         self._checkpoints = AsyncExitStack()
         self._checkpointer: BaseCheckpointSaver[Any] | None = None
+        self._checkpointer_lock = asyncio.Lock()
         if cache is None and config.cache.enabled:
             cache = step_cache(config)
         self.cache = cache
@@ -291,25 +294,44 @@ class Runtime:
 
     async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         """LangGraph's checkpointer: Postgres when ``DATABASE_URL`` is set, else SQLite."""
-        if self._checkpointer is not None:
-            return self._checkpointer
-        saver: BaseCheckpointSaver[Any]
-        url = os.environ.get("DATABASE_URL")
-        if url:
-            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        async with self._checkpointer_lock:  # concurrent first runs share one saver
+            if self._checkpointer is not None:
+                return self._checkpointer
+            saver: BaseCheckpointSaver[Any]
+            url = os.environ.get("DATABASE_URL")
+            if url:
+                saver = await self._postgres_checkpointer(url)
+            else:
+                path = self.config.state_dir / "checkpoints.sqlite"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                saver = await self._checkpoints.enter_async_context(
+                    AsyncSqliteSaver.from_conn_string(str(path))
+                )
+            self._checkpointer = saver
+            return saver
 
-            postgres = await self._checkpoints.enter_async_context(
-                AsyncPostgresSaver.from_conn_string(url)
-            )
-            await postgres.setup()
-            saver = postgres
-        else:
-            path = self.config.state_dir / "checkpoints.sqlite"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            saver = await self._checkpoints.enter_async_context(
-                AsyncSqliteSaver.from_conn_string(str(path))
-            )
-        self._checkpointer = saver
+    async def _postgres_checkpointer(self, url: str) -> BaseCheckpointSaver[Any]:
+        """A saver on a pool that checks each connection before lending it.
+
+        So a restarted PostgreSQL costs the calls made while it is down, not the process.
+        """
+        from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
+
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            url,
+            min_size=1,
+            max_size=16,
+            timeout=CHECKPOINT_TIMEOUT_S,
+            check=AsyncConnectionPool.check_connection,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            open=False,
+        )
+        await pool.open()
+        self._checkpoints.push_async_callback(pool.close)
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
         return saver
 
     async def _trace_url(self, trace_id: str | None) -> str | None:

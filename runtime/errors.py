@@ -8,16 +8,20 @@
     │   └── NotFoundError      no such workflow, run, thread or assistant (HTTP 404)
     │       └── UnknownWorkflowError
     ├── BudgetExceededError    an execution crossed its budget; carries the cost so far
-    ├── OverloadedError        a tier's queue is full; carries when to retry (HTTP 503)
-    │   └── TooManyExecutionsError  the server runs all the executions it may (HTTP 429)
+    ├── OverloadedError        no capacity now; carries when to retry (HTTP 503)
+    │   ├── TooManyExecutionsError  the server runs all the executions it may (HTTP 429)
+    │   └── StoreUnavailableError   run state cannot be stored now (database down, disk full)
     ├── WorkflowError          a workflow is declared wrongly (a node without a tier, ...)
     │   └── MissingTierError
     ├── ModelError             a model server or engine failed (mapped at the tier seam)
     │   ├── ModelUnavailableError   the model cannot be loaded or reached
     │   ├── ModelTimeoutError       the call took longer than the tier allows
+    │   ├── ModelRequestError       the server refused the request as invalid (4xx)
+    │   ├── ModelResponseError      the server answered something that is no chat completion
     │   └── ModelOutputError        the output does not validate against the step's schema
 
-A cache miss or a fallback is a result, not an exception.
+A cache miss or a fallback is a result, not an exception. Every ``ModelError`` but the
+request and output errors is the server's fault: retried, then sent to the tier's fallback.
 """
 
 from __future__ import annotations
@@ -31,10 +35,13 @@ __all__ = [
     "MissingTierError",
     "ModelError",
     "ModelOutputError",
+    "ModelRequestError",
+    "ModelResponseError",
     "ModelTimeoutError",
     "ModelUnavailableError",
     "NotFoundError",
     "OverloadedError",
+    "StoreUnavailableError",
     "TierwiseError",
     "TooManyExecutionsError",
     "UnknownWorkflowError",
@@ -78,7 +85,7 @@ class BudgetExceededError(TierwiseError):
 
 
 class OverloadedError(TierwiseError):
-    """A tier has as many calls waiting as it may queue; retry later."""
+    """No capacity now (a full tier queue, ...); retry later."""
 
     def __init__(self, message: str, *, retry_after_s: float) -> None:
         self.retry_after_s = retry_after_s
@@ -105,6 +112,14 @@ class ModelTimeoutError(ModelError):
     """A model call took longer than its tier allows."""
 
 
+class ModelRequestError(ModelError):
+    """The server refused the request itself (HTTP 4xx): another try or server won't help."""
+
+
+class ModelResponseError(ModelError):
+    """The server answered, but not with a chat completion (garbage, cut-off stream)."""
+
+
 class ModelOutputError(ModelError):
     """A model's output does not validate against the step's output schema."""
 
@@ -117,3 +132,7 @@ class ModelOutputError(ModelError):
 
 class TooManyExecutionsError(OverloadedError):
     """The server already runs as many executions as it may; retry later."""
+
+
+class StoreUnavailableError(OverloadedError):
+    """Run state (checkpoints, background runs) cannot be stored now; nothing was lost."""

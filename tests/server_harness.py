@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.services import free_port
 
 
 @contextmanager
@@ -37,3 +34,15 @@ def serving(app: FastAPI, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def wait_for(base: str, run_id: str, done: Any, timeout_s: float = 60) -> dict[str, Any]:
+    """Poll ``GET /runs/{run_id}`` until ``done(run)``; fail with the last state seen."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run: dict[str, Any] = httpx.get(f"{base}/runs/{run_id}").json()
+        if done(run):
+            return run
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run never got there: {run}")
+        time.sleep(0.05)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from langgraph.graph import START, StateGraph
@@ -57,13 +59,33 @@ async def _hold(state: State) -> dict[str, Any]:
     return {}
 
 
-def slow() -> Any:
-    """Label, wait until released, then reply: for background runs and restarts."""
+def _held(hold: Any) -> Any:
     builder = StateGraph(State, input_schema=Question)
     add_step(builder, "label", _label())
-    builder.add_node("hold", _hold)
+    builder.add_node("hold", hold)
     builder.add_node("reply", _reply, metadata={"tier": "large"})
     builder.add_edge(START, "label")
     builder.add_edge("label", "hold")
     builder.add_edge("hold", "reply")
     return builder
+
+
+def slow() -> Any:
+    """Label, wait until released, then reply: for background runs and restarts."""
+    return _held(_hold)
+
+
+GATE_ENV = "TIERWISE_TEST_GATE"
+"""A file whose existence lets ``gated`` go on: it releases a server in another process."""
+
+
+async def _wait_for_gate(state: State) -> dict[str, Any]:
+    gate = Path(os.environ[GATE_ENV])
+    while not gate.exists():
+        await asyncio.sleep(0.05)
+    return {}
+
+
+def gated() -> Any:
+    """``slow`` for a server process: held until the file named by ``$TIERWISE_TEST_GATE``."""
+    return _held(_wait_for_gate)

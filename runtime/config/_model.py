@@ -102,6 +102,9 @@ class TierSpec(_Strict):
     """Production serving of this tier on SGLang (rendered into deploy/)."""
     max_queue: int = Field(default=64, ge=0)
     """Calls that may wait for a free slot; one more is refused (HTTP 503, Retry-After)."""
+    fallback: str | None = None
+    """Another tier that answers when this tier's server cannot (unreachable, timing out or
+    failing after its retries); the step records why and is priced at the fallback's prices."""
 
     @model_validator(mode="after")
     def _engine_fields_agree(self) -> TierSpec:
@@ -273,6 +276,21 @@ class TierwiseConfig(_Strict):
                 f"(registered: {', '.join(workflows) or 'none'})"
             )
         return budgets
+
+    @field_validator("tiers")
+    @classmethod
+    def _fallbacks_name_tiers(cls, tiers: dict[str, TierSpec]) -> dict[str, TierSpec]:
+        for name in tiers:
+            seen = [name]
+            while (target := tiers[seen[-1]].fallback) is not None:
+                if target not in tiers:
+                    raise ValueError(
+                        f"{name}.fallback names no tier: {target!r} (tiers: {', '.join(tiers)})"
+                    )
+                if target in seen:
+                    raise ValueError(f"fallbacks form a loop: {' -> '.join([*seen, target])}")
+                seen.append(target)
+        return tiers
 
     @property
     def source(self) -> str:

@@ -23,7 +23,13 @@ from tenacity import (
 from runtime.config import TierSpec
 from runtime.costs import Usage
 from runtime.engines._protocol import ChatRequest, ChatResult
-from runtime.errors import ModelError, ModelTimeoutError, ModelUnavailableError
+from runtime.errors import (
+    ModelError,
+    ModelRequestError,
+    ModelResponseError,
+    ModelTimeoutError,
+    ModelUnavailableError,
+)
 
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
 _ATTEMPTS = 3
@@ -33,7 +39,10 @@ own, so one node's calls stay together while different nodes spread over replica
 
 
 class OpenAITierClient:
-    """Chat completions over HTTP, retried on connection errors, 429 and 5xx (never on 4xx)."""
+    """Chat completions over HTTP; each retry goes to the next replica.
+
+    Retried: connection errors, 429, 5xx and malformed answers; never other 4xx.
+    """
 
     def __init__(
         self, tier_name: str, tier: TierSpec, *, transport: httpx.AsyncBaseTransport | None = None
@@ -64,10 +73,12 @@ class OpenAITierClient:
         """POST /chat/completions to the replica that already holds this prompt's prefix.
 
         Streamed (with ``stream_options.include_usage``) unless the tier sets
-        ``stream = false``, so the time to first token is measured.
+        ``stream = false``, so the time to first token is measured. A retry goes to the
+        next replica, so one dead server costs one attempt, not the call.
         """
-        url = f"{self._base_url(request).rstrip('/')}/chat/completions"
+        urls = self._replicas(request)
         started = time.monotonic()
+        url = urls[0]
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(_ATTEMPTS),
@@ -76,23 +87,39 @@ class OpenAITierClient:
                 reraise=True,
             ):
                 with attempt:
-                    if self._tier.stream:
-                        return await self._streamed(url, request)
-                    response = await self._http.post(url, json=self._body(request))
-                    response.raise_for_status()
-                    return parse_chat_response(response.json(), fallback_model=self._tier.model)
+                    url = urls[(attempt.retry_state.attempt_number - 1) % len(urls)]
+                    return await self._attempt(url, request)
         except httpx.TimeoutException as exc:
             raise ModelTimeoutError(
                 f"tier {self._tier_name!r}: no answer from {url} in {self._tier.timeout_s}s"
             ) from exc
         except httpx.TransportError as exc:
-            raise ModelUnavailableError(f"tier {self._tier_name!r}: {url}: {exc}") from exc
+            raise ModelUnavailableError(
+                f"tier {self._tier_name!r}: {url}: {type(exc).__name__}: {exc}"
+            ) from exc
+        except ModelResponseError as exc:
+            raise ModelResponseError(
+                f"tier {self._tier_name!r}: {url} answered with no chat completion: {exc}"
+            ) from exc
         except httpx.HTTPStatusError as exc:
-            raise ModelError(
-                f"tier {self._tier_name!r}: {url} answered {exc.response.status_code} after "
+            status = exc.response.status_code
+            failure = ModelUnavailableError if status in _RETRIED_STATUS else ModelRequestError
+            raise failure(
+                f"tier {self._tier_name!r}: {url} answered {status} after "
                 f"{time.monotonic() - started:.1f}s: {exc.response.text[:300]}"
             ) from exc
         raise AssertionError("unreachable: the retry loop returns or raises")
+
+    async def _attempt(self, url: str, request: ChatRequest) -> ChatResult:
+        endpoint = f"{url.rstrip('/')}/chat/completions"
+        try:
+            if self._tier.stream:
+                return await self._streamed(endpoint, request)
+            response = await self._http.post(endpoint, json=self._body(request))
+            response.raise_for_status()
+            return parse_chat_response(response.json(), fallback_model=self._tier.model)
+        except ValueError as exc:  # a body or an event that is not JSON
+            raise ModelResponseError(f"not JSON: {str(exc)[:200]}") from exc
 
     async def _streamed(self, url: str, request: ChatRequest) -> ChatResult:
         started = time.perf_counter()
@@ -106,26 +133,31 @@ class OpenAITierClient:
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 await response.aread()  # a server that ignores `stream` answers in one piece
                 return parse_chat_response(response.json(), fallback_model=self._tier.model)
+            finished = False
             async for event in source.aiter_sse():
                 if event.data.strip() == "[DONE]":
+                    finished = True
                     break
                 if stream.add(event.json()) and stream.ttft_ms is None:
                     stream.ttft_ms = (time.perf_counter() - started) * 1000
+        if not finished:  # the server closed the stream mid-answer
+            raise ModelResponseError("the stream ended before [DONE]")
         return stream.result(self._tier_name)
 
-    def _base_url(self, request: ChatRequest) -> str:
-        """The replica for this prompt: prefix affinity, unless the URL is a router.
+    def _replicas(self, request: ChatRequest) -> list[str]:
+        """Replicas in the order to try them: prefix affinity first, unless it is a router.
 
         Prompts that share their first ``AFFINITY_CHARS`` characters go to the same
         replica, whose radix cache already holds that prefix. An sglang-router does this
-        itself, across its workers, so its URL is used as it is.
+        itself, across its workers, so its URL comes first as it is.
         """
-        urls = self._tier.urls
+        urls = [str(url) for url in self._tier.urls]
         if self._tier.router or len(urls) == 1:
-            return str(urls[0])
+            return urls
         prompt = "".join(f"<{m.role}>{m.content}" for m in request.messages)
         digest = hashlib.blake2b(prompt[:AFFINITY_CHARS].encode(), digest_size=4).digest()
-        return str(urls[int.from_bytes(digest) % len(urls)])
+        first = int.from_bytes(digest) % len(urls)
+        return urls[first:] + urls[:first]
 
     def _body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -153,7 +185,7 @@ class OpenAITierClient:
 def _is_transient(exc: BaseException) -> bool:
     if isinstance(exc, httpx.HTTPStatusError):
         return exc.response.status_code in _RETRIED_STATUS
-    return isinstance(exc, httpx.TransportError)
+    return isinstance(exc, httpx.TransportError | ModelResponseError)
 
 
 def parse_chat_response(body: dict[str, Any], *, fallback_model: str) -> ChatResult:
@@ -167,7 +199,7 @@ def parse_chat_response(body: dict[str, Any], *, fallback_model: str) -> ChatRes
             truncated=choice.get("finish_reason") == "length",
         )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
-        raise ModelError(f"malformed chat completion response: {exc}") from exc
+        raise ModelResponseError(f"malformed chat completion response: {exc}") from exc
 
 
 def _usage(usage: dict[str, Any]) -> Usage:
@@ -204,7 +236,7 @@ class StreamedCompletion:
                 self._finish = choice.get("finish_reason") or self._finish
             return text
         except (AttributeError, TypeError) as exc:
-            raise ModelError(f"malformed chat completion chunk: {exc}") from exc
+            raise ModelResponseError(f"malformed chat completion chunk: {exc}") from exc
 
     def result(self, tier: str) -> ChatResult:
         """The whole completion; a stream without usage is refused, not priced at zero."""

@@ -15,9 +15,9 @@ class StepRecord:
     node: str
     """The LangGraph node that made the call."""
     tier: str
-    """The tier the node declared."""
+    """The tier that answered: the node's, or its fallback when ``fallback`` says why."""
     model: str
-    """The model that answered (differs from the tier's model after a fallback)."""
+    """The model that answered."""
     usage: Usage
     """Tokens, cached input included."""
     cost_usd: float
@@ -36,6 +36,8 @@ class StepRecord:
     """Why this call's answer was not taken and the step moved to a higher tier."""
     lookup_ms: float = 0.0
     """Time the step cache took to miss before this call (embedding included)."""
+    fallback: str | None = None
+    """Why the node's own tier did not answer (its server failed) and a fallback did."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -54,6 +56,7 @@ class StepRecord:
             "cache_entry": self.cache_entry,
             "escalation": self.escalation,
             "lookup_ms": round(self.lookup_ms, 2),
+            "fallback": self.fallback,
         }
 
     @classmethod
@@ -76,6 +79,7 @@ class StepRecord:
             cache_entry=raw.get("cache_entry"),
             escalation=raw.get("escalation"),
             lookup_ms=raw.get("lookup_ms", 0.0),
+            fallback=raw.get("fallback"),
         )
 
 

@@ -175,6 +175,11 @@ def create_app(
         """Cancel a background run (a finished one is left as it is)."""
         return await server.background.cancel(run_id, tenant=tenant)
 
+    @app.post("/runs/{run_id}/resume", tags=["background runs"], status_code=202)
+    async def resume_run(run_id: str, tenant: Annotated[str, Depends(tenant_of)]) -> dict[str, Any]:
+        """Start a failed or cancelled background run again from its last checkpoint."""
+        return await server.background.resume(run_id, tenant=tenant)
+
     from runtime.server._platform import add_platform_routes
 
     add_platform_routes(app, server, tenant_of)

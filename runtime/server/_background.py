@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import json
 import logging
+import sqlite3
 import time
 import uuid
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import psycopg
+import psycopg_pool
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential_jitter,
+)
 
 from runtime._runtime import Runtime
 from runtime._sqlite import SQLiteFile
 from runtime.config import BudgetSpec
-from runtime.errors import NotFoundError, TierwiseError
+from runtime.errors import InputError, NotFoundError, StoreUnavailableError, TierwiseError
 from runtime.execution import ExecutionRecord, StepRecord
 
 log = logging.getLogger(__name__)
@@ -36,6 +49,25 @@ CREATE TABLE IF NOT EXISTS background_runs (
 """
 UNFINISHED = ("pending", "running", "interrupted")
 """Statuses a restart picks up again."""
+RESUMABLE = ("failed", "cancelled")
+"""Statuses a client may resume from the last checkpoint."""
+STORE_RETRY_S = 120.0
+"""How long a background run waits out an unavailable store before it fails."""
+STORE_FAULTS: tuple[type[BaseException], ...] = (
+    StoreUnavailableError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+)
+"""Failures of the stores that hold run state, as opposed to failures of the run."""
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
+def is_store_fault(exc: BaseException) -> bool:
+    """True when ``exc`` is a store holding run state failing, which a retry may outlast."""
+    disk = isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS
+    return disk or isinstance(exc, STORE_FAULTS)
 
 
 class BackgroundRuns:
@@ -49,8 +81,15 @@ class BackgroundRuns:
         with self._db() as db:
             db.execute(_SCHEMA)
 
-    def _db(self) -> AbstractContextManager[Any]:
-        return self._file.transaction()
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[Any]:
+        try:
+            with self._file.transaction() as db:
+                yield db
+        except (sqlite3.OperationalError, OSError) as exc:
+            raise StoreUnavailableError(
+                f"background runs cannot be stored now: {exc}", retry_after_s=STORE_RETRY_S / 8
+            ) from exc
 
     async def submit(
         self, workflow: str, raw_input: Any, *, tenant: str, budget: BudgetSpec | None
@@ -107,6 +146,17 @@ class BackgroundRuns:
             self._set(run_id, "cancelled", error="cancelled by the client")
         return self.get(run_id, tenant=tenant)
 
+    async def resume(self, run_id: str, *, tenant: str) -> dict[str, Any]:
+        """Start a failed or cancelled run again from its last checkpoint."""
+        run = self.get(run_id, tenant=tenant)
+        if run["status"] not in RESUMABLE:
+            raise InputError(
+                f"run {run_id!r} is {run['status']}; only {' or '.join(RESUMABLE)} runs resume"
+            )
+        self._set(run_id, "pending")
+        self._start(run_id)
+        return self.get(run_id, tenant=tenant)
+
     async def resume_unfinished(self) -> list[str]:
         """Restart every run a previous process left unfinished (from its checkpoint)."""
         with self._db() as db:
@@ -129,6 +179,33 @@ class BackgroundRuns:
         self._tasks[run_id] = asyncio.create_task(self._execute(run_id), name=f"run {run_id}")
 
     async def _execute(self, run_id: str) -> None:
+        """Run to the end, waiting out a store outage for up to ``STORE_RETRY_S``.
+
+        A database restarting or a full disk interrupts the run; each retry goes on from the
+        last checkpoint, and the run fails with the reason only when the outage outlasts it.
+        """
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(STORE_RETRY_S),
+                wait=wait_exponential_jitter(multiplier=0.5, max=15.0),
+                retry=retry_if_exception(is_store_fault),
+                before_sleep=lambda state: self._interrupted(run_id, state),
+                reraise=True,
+            ):
+                with attempt:
+                    await self._attempt(run_id)
+        except asyncio.CancelledError:
+            if self._stopping:
+                self._set(run_id, "interrupted", error="server stopped; resumes at next start")
+            raise
+        except Exception as exc:  # a run must never take the server down
+            if not isinstance(exc, TierwiseError) and not is_store_fault(exc):
+                log.exception("background run %s failed", run_id)
+            reason = f"{type(exc).__name__}: {exc}"
+            with contextlib.suppress(StoreUnavailableError):  # a restart resumes it then
+                self._set(run_id, "failed", error=reason)
+
+    async def _attempt(self, run_id: str) -> None:
         with self._db() as db:
             workflow, tenant, raw_input, budget_json, steps_json = db.execute(
                 "SELECT workflow, tenant, input, budget, steps FROM background_runs "
@@ -138,32 +215,28 @@ class BackgroundRuns:
         earlier = [StepRecord.from_dict(step) for step in json.loads(steps_json)]
         budget = None if budget_json is None else BudgetSpec.model_validate_json(budget_json)
         self._set(run_id, "running")
-        try:
-            started = await self._has_checkpoint(workflow, run_id)
-            record = await self._runtime.run(
-                workflow,
-                None if started else json.loads(raw_input),
-                tenant=tenant,
-                budget=budget,
-                run_id=run_id,
-                thread_id=run_id,
-                on_step=lambda step: self._add_step(run_id, step),
-            )
-            if earlier:  # resumed: the record covers the whole run, both processes
-                record = _joined(record, earlier)
-                self._runtime.runs.save(record)
-            self._set(run_id, "succeeded", result=record.as_dict())
-        except asyncio.CancelledError:
-            if self._stopping:
-                self._set(run_id, "interrupted", error="server stopped; resumes at next start")
-            raise
-        except TierwiseError as exc:
-            self._set(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        except Exception as exc:  # a run must never take the server down
-            log.exception("background run %s failed", run_id)
-            self._set(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        started = await self._has_checkpoint(run_id)
+        record = await self._runtime.run(
+            workflow,
+            None if started else json.loads(raw_input),
+            tenant=tenant,
+            budget=budget,
+            run_id=run_id,
+            thread_id=run_id,
+            on_step=lambda step: self._add_step(run_id, step),
+        )
+        if earlier:  # resumed: the record covers the whole run, every attempt
+            record = _joined(record, earlier)
+            self._runtime.runs.save(record)
+        self._set(run_id, "succeeded", result=record.as_dict())
 
-    async def _has_checkpoint(self, workflow: str, run_id: str) -> bool:
+    def _interrupted(self, run_id: str, state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        log.warning("background run %s: run state store failed (%s); retrying", run_id, failure)
+        with contextlib.suppress(StoreUnavailableError):
+            self._set(run_id, "interrupted", error=f"store unavailable, retrying: {failure}")
+
+    async def _has_checkpoint(self, run_id: str) -> bool:
         saver = await self._runtime.checkpointer()
         found = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
         return found is not None

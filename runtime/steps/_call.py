@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -16,12 +17,13 @@ from pydantic import BaseModel, ValidationError
 from runtime.config import TierSpec
 from runtime.costs import cost_parts, price_step
 from runtime.engines import ChatRequest, ChatResult
-from runtime.errors import ModelOutputError
+from runtime.errors import ModelError, ModelOutputError, ModelRequestError
 from runtime.execution import ExecutionContext, StepRecord, current_execution
 from runtime.prompts import Message
 from runtime.tracing import attributes as a
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
+log = logging.getLogger(__name__)
 
 
 async def call_model(
@@ -51,30 +53,25 @@ async def call_model(
         max_tokens=max_tokens or spec.max_output_tokens,
     )
     execution.check_budget()  # a run already over its budget makes no further calls
-    metrics = execution.telemetry.metrics
     with execution.telemetry.tracer.start_as_current_span(
         f"chat {spec.model}", kind=SpanKind.CLIENT, attributes=_request_attributes(spec, request)
     ) as span:
         started, started_at = time.perf_counter(), time.time()
-        queue = metrics.queue_depth.labels(tier)
-        queue.inc()
-        try:
-            result = await execution.tiers.tier_client(tier).chat(request)
-        except Exception:
-            metrics.requests.labels(tier, spec.model, "error").inc()
-            raise
-        finally:
-            queue.dec()
+        answered, result, fallback = await _chat(execution, tier, request)
+        spec = execution.tiers.tier_spec(answered)
         record = StepRecord(
             node=node,
-            tier=tier,
+            tier=answered,
             model=result.model,
             usage=result.usage,
             cost_usd=price_step(result.usage, spec.price),
             latency_ms=(time.perf_counter() - started) * 1000,
             cache=cache,
             lookup_ms=lookup_ms,
+            fallback=fallback,
         )
+        if fallback is not None:
+            span.set_attribute(a.FALLBACK, fallback)
         _observe(execution, span, spec, record, result, started_at)
         if span.is_recording() and execution.telemetry.content.enabled:
             _capture(execution, span, request, result, state)
@@ -86,6 +83,38 @@ async def call_model(
     except ModelOutputError as exc:
         exc.record = record  # a cascade marks it escalated and moves on
         raise
+
+
+async def _chat(
+    execution: ExecutionContext, tier: str, request: ChatRequest
+) -> tuple[str, ChatResult, str | None]:
+    """The tier that answered, its answer, and why earlier tiers in its fallback chain did not.
+
+    Only the server's faults move on (unreachable, timing out, failing after its retries);
+    a refused request or an invalid output would fail the same way anywhere.
+    """
+    metrics, failures = execution.telemetry.metrics, list[str]()
+    while True:
+        model = execution.tiers.tier_spec(tier).model
+        queue = metrics.queue_depth.labels(tier)
+        queue.inc()
+        try:
+            result = await execution.tiers.tier_client(tier).chat(request)
+            return tier, result, "; ".join(failures) or None
+        except ModelError as exc:
+            metrics.requests.labels(tier, model, "error").inc()
+            fallback = execution.tiers.tier_spec(tier).fallback
+            if fallback is None or isinstance(exc, ModelRequestError | ModelOutputError):
+                raise
+            log.warning("tier %r failed, falling back to %r: %s", tier, fallback, exc)
+            metrics.fallbacks.labels(tier, fallback).inc()
+            failures.append(f"{tier}: {exc}")
+            tier = fallback
+        except Exception:
+            metrics.requests.labels(tier, model, "error").inc()
+            raise
+        finally:
+            queue.dec()
 
 
 @functools.cache

@@ -76,6 +76,12 @@ class Metrics:
             ["workflow", "node", "tier"],
             registry=r,
         )
+        self.fallbacks = Counter(
+            "tierwise_fallbacks",
+            "Calls a tier's server failed that its fallback tier answered.",
+            ["tier", "fallback"],
+            registry=r,
+        )
         self.executions = Counter(
             "tierwise_executions",
             "Workflow executions per outcome (ok, error).",

@@ -21,6 +21,7 @@ SAVED_COST_USD = "tierwise.saved_cost_usd"
 CACHE_OUTCOME = "tierwise.cache.outcome"
 CACHE_SIMILARITY = "tierwise.cache.similarity"
 ESCALATED = "tierwise.escalated"
+FALLBACK = "tierwise.fallback"
 TTFT_MS = "tierwise.ttft_ms"
 
 # OpenTelemetry GenAI semantic conventions

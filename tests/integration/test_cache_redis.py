@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +15,7 @@ from typing_extensions import TypedDict
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
 from runtime.cache import RedisStore
 from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
+from tests.services import PrivateRedis
 
 pytestmark = pytest.mark.integration
 
@@ -81,54 +78,20 @@ async def test_a_second_runtime_hits_what_the_first_wrote_but_not_for_another_te
     assert outcomes == ["miss", "exact", "miss"]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed (the CI script installs the services)")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            server,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0", process
-    process.kill()
-    process.wait()
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    redis = PrivateRedis(tmp_path).start()
+    yield redis
+    redis.stop()
 
 
 async def test_redis_dying_mid_run_degrades_to_uncached_and_the_run_succeeds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_redis: tuple[str, Any]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_redis: PrivateRedis
 ) -> None:
-    url, process = private_redis
-    rt = runtime(tmp_path, monkeypatch, url)
+    rt = runtime(tmp_path, monkeypatch, private_redis.url)
 
     def stop_redis(state: State) -> dict[str, Any]:
-        process.kill()
-        process.wait()
+        private_redis.stop()
         return {}
 
     builder = StateGraph(State)
@@ -144,3 +107,25 @@ async def test_redis_dying_mid_run_degrades_to_uncached_and_the_run_succeeds(
     assert out["second"] == {"label": "billing"}
     assert [s.cache for s in execution.steps] == ["miss", "miss"]
     assert rt.cache is not None and rt.cache.metrics.errors >= 2  # lookup and write failed
+
+
+async def test_a_stalled_redis_costs_its_timeout_not_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_redis: PrivateRedis
+) -> None:
+    rt = runtime(tmp_path, monkeypatch, private_redis.url)
+    builder = StateGraph(State)
+    add_step(builder, "first", step("first"))
+    builder.add_edge(START, "first")
+    with rt.execution("warm"):  # connections are open before the server freezes
+        await builder.compile().ainvoke({"question": "q"})
+    private_redis.pause()
+    try:
+        with rt.execution("stalled") as execution:
+            # a hang guard, not a timing: the cache's own timeouts end each attempt
+            out = await asyncio.wait_for(builder.compile().ainvoke({"question": "q2"}), 60)
+    finally:
+        private_redis.resume()
+    await rt.aclose()
+    assert out["first"] == {"label": "billing"}
+    assert [s.cache for s in execution.steps] == ["miss"]
+    assert rt.cache is not None and rt.cache.metrics.errors >= 1

@@ -8,11 +8,7 @@ refuses rather than pricing a call at zero.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +19,7 @@ from runtime.engines import ChatRequest, OpenAITierClient, packaged_model_file
 from runtime.errors import ModelError, ModelTimeoutError, ModelUnavailableError
 from runtime.prompts import Message
 from tests.conftest import REPO
-from tests.server_harness import free_port
+from tests.services import LlamaServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -35,40 +31,6 @@ REQUEST = ChatRequest(
 
 class Verdict(BaseModel):
     ok: bool
-
-
-class LlamaServer:
-    """``python -m llama_cpp.server`` on a fixed port, which can be stopped and restarted."""
-
-    def __init__(self, model: Path, port: int) -> None:
-        self.model = model
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}/v1"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model)]
-        command += ["--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048"]
-        command += ["--verbose", "False"]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{self.url}/models").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=30)
-            self.process = None
 
 
 @pytest.fixture(scope="module")

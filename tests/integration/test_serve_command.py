@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import repo_config_file
-from tests.server_harness import free_port
+from tests.services import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +21,7 @@ from runtime.server import assistant_id, create_app, hash_key
 from runtime.tracing import Telemetry
 from tests import server_workflows
 from tests.fakes import FakeTierClient, answer_billing, fake_config
-from tests.server_harness import serving
+from tests.server_harness import serving, wait_for
 
 WORKFLOWS = {
     "answer": "tests.server_workflows:answer",
@@ -168,17 +167,6 @@ def test_a_background_run_can_be_cancelled(tmp_path: Path) -> None:
         cancelled = httpx.delete(f"{base}/runs/{run_id}")
     server_workflows.PAUSE.set()
     assert cancelled.json()["status"] == "cancelled"
-
-
-def wait_for(base: str, run_id: str, done: Any, timeout_s: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        run: dict[str, Any] = httpx.get(f"{base}/runs/{run_id}").json()
-        if done(run):
-            return run
-        if time.monotonic() > deadline:
-            raise AssertionError(f"run never got there: {run}")
-        time.sleep(0.05)
 
 
 def test_api_keys_map_to_tenants_and_others_get_401(tmp_path: Path) -> None:

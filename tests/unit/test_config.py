@@ -120,3 +120,18 @@ def test_a_budget_for_an_unregistered_workflow_names_the_key(tmp_path: Path) -> 
     }
     with pytest.raises(ConfigError, match=r"x.toml: budgets: .*triag .*registered: triage"):
         parse_config(raw, source="x.toml", base_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("fallbacks", "problem"),
+    [
+        ({"small": "medium"}, r"small.fallback names no tier: 'medium'"),
+        ({"small": "large", "large": "small"}, r"loop: small -> large -> small"),
+    ],
+)
+def test_fallbacks_name_tiers_and_never_loop(
+    tmp_path: Path, fallbacks: dict[str, str], problem: str
+) -> None:
+    tiers = {name: {**spec, "fallback": fallbacks.get(name)} for name, spec in TIERS.items()}
+    with pytest.raises(ConfigError, match=rf"x.toml: tiers: .*{problem}"):
+        parse_config({"tiers": tiers}, source="x.toml", base_dir=tmp_path)

@@ -10,7 +10,12 @@ import pytest
 
 from runtime.config import TierSpec
 from runtime.engines import ChatRequest, OpenAITierClient, parse_chat_response
-from runtime.errors import ModelError, ModelUnavailableError
+from runtime.errors import (
+    ModelError,
+    ModelRequestError,
+    ModelResponseError,
+    ModelUnavailableError,
+)
 from runtime.prompts import Message
 
 TIER = TierSpec.model_validate(
@@ -88,7 +93,7 @@ async def test_4xx_is_not_retried() -> None:
         return httpx.Response(400, text="bad request: max_tokens")
 
     tier_client = client(handler)
-    with pytest.raises(ModelError, match="answered 400"):
+    with pytest.raises(ModelRequestError, match="answered 400"):
         await tier_client.chat(REQUEST)
     await tier_client.aclose()
     assert calls == 1
@@ -107,6 +112,49 @@ async def test_a_refused_connection_is_retried_then_reported_as_unavailable() ->
         await tier_client.chat(REQUEST)
     await tier_client.aclose()
     assert calls == 3
+
+
+async def test_5xx_on_every_attempt_is_the_server_being_unavailable() -> None:
+    tier_client = client(lambda request: httpx.Response(502, text="bad gateway"))
+    with pytest.raises(ModelUnavailableError, match="answered 502"):
+        await tier_client.chat(REQUEST)
+    await tier_client.aclose()
+
+
+async def test_a_malformed_body_is_retried_and_then_named() -> None:
+    bodies = [b"<html>proxy error</html>", b'{"choices": []}', json.dumps(sglang_body())]
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(200, content=bodies[calls - 1])
+
+    tier_client = client(handler)
+    assert (await tier_client.chat(REQUEST)).text == "hello"
+    assert calls == 3
+    garbage = client(lambda request: httpx.Response(200, content=b"not json"))
+    with pytest.raises(ModelResponseError, match="no chat completion: not JSON"):
+        await garbage.chat(REQUEST)
+    await tier_client.aclose()
+    await garbage.aclose()
+
+
+async def test_a_dead_replica_costs_one_attempt_the_next_one_answers() -> None:
+    urls = ("http://10.0.0.1:30000/v1", "http://10.0.0.2:30000/v1")
+    tier = TIER.model_copy(update={"urls": urls})
+    hosts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        hosts.append(request.url.host)
+        if len(hosts) == 1:
+            raise httpx.ConnectError("connection refused", request=request)
+        return httpx.Response(200, json=sglang_body())
+
+    tier_client = OpenAITierClient("large", tier, transport=httpx.MockTransport(handler))
+    assert (await tier_client.chat(REQUEST)).text == "hello"
+    await tier_client.aclose()
+    assert len(hosts) == 2 and hosts[0] != hosts[1]
 
 
 def sse(*chunks: dict[str, Any] | str) -> bytes:
@@ -179,7 +227,7 @@ def test_replicas_are_chosen_by_prefix_unless_the_url_is_a_router() -> None:
     def pick(client_: OpenAITierClient, node: str, question: str) -> str:
         instructions = Message("system", f"shared policy. {node} instructions " * 80)
         request = ChatRequest(messages=(instructions, Message("user", question)), max_tokens=8)
-        return client_._base_url(request)
+        return client_._replicas(request)[0]
 
     same_node = {pick(replicas, "classify", q) for q in ("a", "b", "c", "d")}
     nodes = {pick(replicas, node, "a") for node in ("classify", "answer", "review", "check")}
@@ -187,3 +235,21 @@ def test_replicas_are_chosen_by_prefix_unless_the_url_is_a_router() -> None:
     assert len(nodes) > 1  # different nodes spread out
     router = OpenAITierClient("large", tier.model_copy(update={"router": True}))
     assert {pick(router, n, "a") for n in ("classify", "answer")} == {urls[0]}
+
+
+async def test_a_stream_cut_mid_answer_is_retried() -> None:
+    bodies = [sse(delta("hel")), sse(delta("hello", "stop"), USAGE_CHUNK, "[DONE]")]
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(
+            200, content=bodies[calls - 1], headers={"content-type": "text/event-stream"}
+        )
+
+    tier = TIER.model_copy(update={"stream": True})
+    tier_client = OpenAITierClient("large", tier, transport=httpx.MockTransport(handler))
+    assert (await tier_client.chat(REQUEST)).text == "hello"
+    await tier_client.aclose()
+    assert calls == 2

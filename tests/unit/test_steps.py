@@ -10,8 +10,15 @@ from typing_extensions import TypedDict
 
 from runtime import Runtime, Segment, Step, add_step, chat, price_step
 from runtime.engines import ChatRequest
-from runtime.errors import MissingTierError, ModelOutputError, WorkflowError
-from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
+from runtime.errors import (
+    MissingTierError,
+    ModelOutputError,
+    ModelRequestError,
+    ModelTimeoutError,
+    ModelUnavailableError,
+    WorkflowError,
+)
+from tests.fakes import TIERS, FakeTierClient, Label, answer_billing, fake_config
 
 
 class State(TypedDict, total=False):
@@ -116,3 +123,53 @@ def test_graphs_stay_plain_langgraph_and_sync_invoke_works(runtime: Runtime) -> 
         out = builder.compile().invoke({"text": "hi"})
     assert out["label"] == {"label": "billing"}
     assert [s.node for s in execution.steps] == ["classify"]
+
+
+class DeadServer:
+    """A tier client whose server is gone."""
+
+    model = "dead"
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.calls = 0
+
+    async def chat(self, request: ChatRequest) -> Any:
+        self.calls += 1
+        raise self.error
+
+
+def with_fallback(tmp_path: Any, clients: dict[str, Any]) -> Runtime:
+    tiers = {**TIERS, "small": {**TIERS["small"], "fallback": "large"}}
+    return Runtime(fake_config(tmp_path, tiers=tiers), clients=clients)
+
+
+async def test_a_failing_tier_falls_back_and_the_step_says_why(tmp_path: Any) -> None:
+    dead = DeadServer(ModelUnavailableError("tier 'small': connection refused"))
+    large = FakeTierClient(answer, model="fake-large")
+    runtime = with_fallback(tmp_path, {"small": dead, "large": large})
+    with runtime.execution("demo") as execution:
+        out = await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged twice"})
+    assert out["label"] == {"label": "billing"}
+    assert [(s.tier, s.model) for s in execution.steps] == [("large", "fake-large")] * 2
+    for step in execution.steps:
+        assert step.fallback is not None and "connection refused" in step.fallback
+        assert step.cost_usd == price_step(step.usage, runtime.tier_spec("large").price)
+    fallbacks = runtime.telemetry.metrics.fallbacks.labels("small", "large")
+    assert fallbacks._value.get() == 2
+
+
+async def test_a_refused_request_does_not_fall_back(tmp_path: Any) -> None:
+    refused = DeadServer(ModelRequestError("tier 'small': answered 400"))
+    large = FakeTierClient(answer, model="fake-large")
+    runtime = with_fallback(tmp_path, {"small": refused, "large": large})
+    with pytest.raises(ModelRequestError), runtime.execution("demo"):
+        await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged twice"})
+    assert large.requests == []
+
+
+async def test_without_a_fallback_the_server_error_fails_the_step(tmp_path: Any) -> None:
+    dead = DeadServer(ModelTimeoutError("tier 'small': no answer in 5s"))
+    runtime = Runtime(fake_config(tmp_path), clients={"small": dead})
+    with pytest.raises(ModelTimeoutError, match="no answer"), runtime.execution("demo"):
+        await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged twice"})
