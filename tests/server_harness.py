@@ -36,11 +36,18 @@ def serving(app: FastAPI, port: int | None = None) -> Iterator[str]:
         thread.join(timeout=30)
 
 
-def wait_for(base: str, run_id: str, done: Any, timeout_s: float = 60) -> dict[str, Any]:
+def wait_for(
+    base: str,
+    run_id: str,
+    done: Any,
+    timeout_s: float = 60,
+    *,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Poll ``GET /runs/{run_id}`` until ``done(run)``; fail with the last state seen."""
     deadline = time.monotonic() + timeout_s
     while True:
-        run: dict[str, Any] = httpx.get(f"{base}/runs/{run_id}").json()
+        run: dict[str, Any] = httpx.get(f"{base}/runs/{run_id}", headers=headers).json()
         if done(run):
             return run
         if time.monotonic() > deadline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from langgraph.graph import START, StateGraph
 from typing_extensions import TypedDict
 
-from runtime import Segment, Step, add_step, chat
+from runtime import CacheMode, CachePolicy, Segment, Step, add_step, chat
 from tests.fakes import Label
 
 PAUSE = threading.Event()
@@ -89,3 +90,12 @@ async def _wait_for_gate(state: State) -> dict[str, Any]:
 def gated() -> Any:
     """``slow`` for a server process: held until the file named by ``$TIERWISE_TEST_GATE``."""
     return _held(_wait_for_gate)
+
+
+def cached() -> Any:
+    """``answer`` whose label is cached exactly on the question."""
+    builder = StateGraph(State, input_schema=Question)
+    policy = CachePolicy(mode=CacheMode.EXACT, key=("question",), ttl_s=600)
+    add_step(builder, "label", dataclasses.replace(_label(), cache=policy))
+    builder.add_edge(START, "label")
+    return builder

@@ -7,6 +7,9 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, validate_call
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
@@ -38,12 +41,22 @@ def _terms(text: str) -> set[str]:
     return words | {w.rstrip("s").removesuffix("ed").removesuffix("ing") for w in words}
 
 
-def search_faq(query: str, *, category: str | None = None, limit: int = 2) -> list[FaqEntry]:
-    """Entries ranked by shared terms with the query; the category breaks ties upward."""
-    if not query.strip():
-        raise ValueError("search_faq needs a non-empty query")
-    if limit < 1:
-        raise ValueError("limit must be at least 1")
+Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
+"""What a model may pass as a query: text, bounded, never empty."""
+
+
+@validate_call
+def search_faq(
+    query: Query,
+    *,
+    category: Annotated[str, StringConstraints(max_length=64)] | None = None,
+    limit: Annotated[int, Field(ge=1, le=10)] = 2,
+) -> list[FaqEntry]:
+    """Entries ranked by shared terms with the query; the category breaks ties upward.
+
+    Arguments are validated (a model writes them): pydantic's ``ValidationError`` names
+    the argument that is wrong.
+    """
     wanted = _terms(query)
     scored = []
     for entry in load_faq():
