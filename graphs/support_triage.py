@@ -15,8 +15,8 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
 
-from runtime import CacheMode, CachePolicy, Segment, Step, add_step, traced_tool
-from tools import render_faq, search_faq
+from runtime import CacheMode, CachePolicy, Segment, Step, ToolCache, add_step, traced_tool
+from tools import FAQ_VERSION, render_faq, search_faq
 
 POLICY = resources.files("graphs").joinpath("prompts/support_policy.md").read_text("utf-8")
 
@@ -110,13 +110,14 @@ POLICY_CHECK = Step(
 )
 
 
-faq_search = traced_tool("faq_search")(search_faq)
+# retrieval answers the same question the same way until the FAQ changes: cache it
+faq_search = traced_tool("faq_search", cache=ToolCache(ttl_s=3600, version=FAQ_VERSION))(search_faq)
 
 
-def lookup(state: TriageState) -> dict[str, str]:
+async def lookup(state: TriageState) -> dict[str, str]:
     """Find the FAQ entries closest to the question, preferring its category."""
     category = state.get("classification", {}).get("category")
-    return {"faq": render_faq(faq_search(state["question"], category=category))}
+    return {"faq": render_faq(await faq_search(state["question"], category=category))}
 
 
 def build() -> StateGraph[TriageState, Any, TriageInput, TriageState]:

@@ -11,7 +11,7 @@ from runtime.config import TierPrice, TierSpec, TierwiseConfig, load_config
 from runtime.costs import Usage, price_step
 from runtime.execution import ExecutionRecord, StepRecord
 from runtime.prompts import Message, Segment, Stability
-from runtime.steps import Cascade, Step, add_step, chat, traced_tool
+from runtime.steps import Cascade, Step, ToolCache, add_step, chat, traced_tool
 
 __all__ = [
     "DEFAULT_TENANT",
@@ -28,6 +28,7 @@ __all__ = [
     "TierPrice",
     "TierSpec",
     "TierwiseConfig",
+    "ToolCache",
     "Usage",
     "add_step",
     "chat",

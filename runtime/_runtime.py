@@ -33,6 +33,7 @@ from runtime.engines import (
     EmbeddedEngine,
     EmbeddedTierClient,
     GatedTierClient,
+    Lane,
     OpenAITierClient,
     TierClient,
 )
@@ -130,7 +131,13 @@ class Runtime:
                 else OpenAITierClient(tier, spec)
             )
             self._gated[tier] = GatedTierClient(
-                client, tier, concurrency=spec.max_concurrency, max_queue=spec.max_queue
+                client,
+                tier,
+                concurrency=spec.max_concurrency,
+                max_queue=spec.max_queue,
+                max_wait_s=spec.max_wait_s,
+                batch_share=self.config.lanes.batch_share,
+                batch_max_wait_s=self.config.lanes.batch_max_wait_s,
             )
         return self._gated[tier]
 
@@ -172,13 +179,15 @@ class Runtime:
         budget: BudgetSpec | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
         volatile_header: bool = False,
+        lane: Lane | None = None,
     ) -> Iterator[ExecutionContext]:
         """Make model calls inside the block count towards one execution of ``workflow``.
 
         A plain (not async) context manager, so ``graph.invoke`` and ``graph.ainvoke`` both
-        run inside it.
+        run inside it. ``lane`` defaults to the workflow's configured one.
         """
         run_id = run_id or str(uuid.uuid4())
+        lane = lane or self.config.lanes.workflows.get(workflow, "interactive")
         telemetry = self.telemetry
         context = ExecutionContext(
             run_id=run_id,
@@ -190,14 +199,16 @@ class Runtime:
             budget=budget,
             on_step=on_step,
             volatile_header=volatile_header,
+            lane=lane,
         )
-        identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant}
+        identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant, "lane": lane}
         with telemetry.tracer.start_as_current_span(
             f"workflow {workflow}",
             attributes={
                 a.RUN_ID: run_id,
                 a.WORKFLOW: workflow,
                 a.TENANT: tenant,
+                a.LANE: lane,
                 a.LF_TRACE_NAME: workflow,
                 a.LF_TRACE_TAGS: (workflow, f"tenant:{tenant}"),
                 **a.metadata(a.LF_TRACE_METADATA, identity),
@@ -205,13 +216,16 @@ class Runtime:
         ) as span:
             if span.is_recording():
                 context.trace_id = f"{span.get_span_context().trace_id:032x}"
-            outcome = "error"
+            outcome, started = "error", time.perf_counter()
             try:
                 with activate(context):
                     yield context
                 outcome = "ok"
             finally:
                 telemetry.metrics.executions.labels(workflow, outcome).inc()
+                telemetry.metrics.execution_seconds.labels(workflow, lane).observe(
+                    time.perf_counter() - started
+                )
                 cost = sum(step.cost_usd for step in context.steps)
                 saved = sum(step.saved_cost_usd for step in context.steps)
                 totals = {"cost_usd": cost, "saved_cost_usd": saved}
@@ -236,6 +250,7 @@ class Runtime:
         on_step: Callable[[StepRecord], None] | None = None,
         on_chunk: Callable[[str, Any], None] | None = None,
         volatile_header: bool = False,
+        lane: Lane | None = None,
     ) -> ExecutionRecord:
         """Validate the input, execute the workflow and store its execution record.
 
@@ -243,7 +258,8 @@ class Runtime:
         runs on the checkpointer: its state persists in that thread, and ``raw_input=None``
         resumes the thread from its last checkpoint. ``on_step`` hears of every finished
         step, ``on_chunk`` of every LangGraph ``values`` and ``updates`` chunk (streaming).
-        ``volatile_header`` makes it the benchmark's naive baseline (no prefix reuse).
+        ``volatile_header`` makes it the benchmark's naive baseline (no prefix reuse);
+        ``lane`` overrides the workflow's traffic lane.
         """
         registered = self.workflows.get(workflow)
         resuming = thread_id is not None and raw_input is None
@@ -264,6 +280,7 @@ class Runtime:
             budget=limits,
             on_step=on_step,
             volatile_header=volatile_header,
+            lane=lane,
         ) as context:
             finished = None
             if resuming:  # a thread that already reached its end is not run again

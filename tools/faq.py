@@ -28,6 +28,10 @@ class FaqEntry:
     answer: str
 
 
+FAQ_VERSION = "2026-11"
+"""Bump with every change to ``data/faq.json``: cached search results are then not reused."""
+
+
 @cache
 def load_faq() -> tuple[FaqEntry, ...]:
     """The packaged FAQ entries."""

@@ -313,7 +313,10 @@ class QdrantSemanticCache:
     def open(cls, embedder: Embedder, *, path: Path | None, url: str | None) -> QdrantSemanticCache:
         """A Qdrant server at ``url``, else local mode in ``path``."""
         if url:
-            return cls(embedder, QdrantClient(url=url, timeout=2), local=False)
+            # no version probe: it runs on a thread of its own that raises when the server
+            # is down, and a cache that is down must cost nothing but a miss
+            client = QdrantClient(url=url, timeout=2, check_compatibility=False)
+            return cls(embedder, client, local=False)
         return cls(embedder, QdrantClient(path=str(path)), local=True)
 
     async def search(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:

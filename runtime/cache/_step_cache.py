@@ -87,6 +87,8 @@ class CacheMetrics:
     exact_hits: int = 0
     semantic_hits: int = 0
     errors: int = 0
+    tool_lookups: int = 0
+    tool_hits: int = 0
 
 
 class StepCache:
@@ -162,6 +164,19 @@ class StepCache:
             await self._guarded(
                 "semantic write", semantic.add(scope, policy, answer), self._semantic_timeout_s
             )
+
+    async def get_value(self, key: str) -> bytes | None:
+        """A raw value from the exact store (tool results); None when absent or failing."""
+        return await self._guarded("lookup", self._store.get(key))
+
+    async def set_value(
+        self, key: str, value: bytes, *, ttl_s: float | None, namespace: str, max_entries: int
+    ) -> None:
+        """Store a raw value in the exact store; a failure is logged, never raised."""
+        await self._guarded(
+            "write",
+            self._store.set(key, value, ttl_s=ttl_s, namespace=namespace, max_entries=max_entries),
+        )
 
     async def feedback(self, entry: str, similarity: float, *, correct: bool) -> float | None:
         """Report a semantic hit right or wrong; the entry's new threshold.

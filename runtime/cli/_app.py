@@ -157,6 +157,7 @@ def serve(
         host=bind_host,
         port=bind_port,
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        timeout_keep_alive=int(settings.keep_alive_s),
         log_level="info",
     )
 

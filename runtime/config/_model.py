@@ -102,6 +102,12 @@ class TierSpec(_Strict):
     """Production serving of this tier on SGLang (rendered into deploy/)."""
     max_queue: int = Field(default=64, ge=0)
     """Calls that may wait for a free slot; one more is refused (HTTP 503, Retry-After)."""
+    max_wait_s: float = Field(default=20.0, gt=0)
+    """Longest a call waits for a slot; one expected to wait longer, at the measured call
+    time, is refused at once (HTTP 503, Retry-After) instead of hanging in the queue."""
+    priority: dict[Literal["interactive", "batch"], int] | None = None
+    """The ``priority`` sent with each call, per lane, for a server that schedules by it
+    (SGLang with ``--enable-priority-scheduling``; mind its polarity); None sends none."""
     fallback: str | None = None
     """Another tier that answers when this tier's server cannot (unreachable, timing out or
     failing after its retries); the step records why and is priced at the fallback's prices."""
@@ -223,6 +229,10 @@ class ServerSettings(_Strict):
     shutdown_grace_s: float = Field(default=30.0, ge=0)
     """How long a stopping server lets requests in flight finish; background runs are
     checkpointed and resume at the next start."""
+    keep_alive_s: float = Field(default=75.0, gt=0)
+    """How long an idle client connection stays open: longer than the idle timeout of the
+    clients and load balancers in front (60 s is common), so the server never closes a
+    connection a client is about to reuse."""
 
 
 class DeploySettings(_Strict):
@@ -238,6 +248,18 @@ class DeploySettings(_Strict):
     """Calls waiting or running per SGLang replica before KEDA adds one."""
     max_replicas: int = Field(default=4, ge=1)
     """Most replicas KEDA scales a tier to."""
+
+
+class LaneSettings(_Strict):
+    """Traffic lanes: interactive calls go first at every tier; batch calls use the rest."""
+
+    workflows: dict[str, Literal["interactive", "batch"]] = Field(default_factory=dict)
+    """Workflow name -> its default lane (``interactive`` when absent); a request may say
+    otherwise, and background runs are ``batch`` unless they say so."""
+    batch_share: float = Field(default=0.5, gt=0, le=1)
+    """Most of a tier's ``max_concurrency`` batch calls may hold at once (at least one)."""
+    batch_max_wait_s: float = Field(default=600.0, gt=0)
+    """Longest a batch call waits for a slot (interactive calls wait ``max_wait_s``)."""
 
 
 class TierwiseConfig(_Strict):
@@ -261,6 +283,8 @@ class TierwiseConfig(_Strict):
     """Workflow name -> ``module:factory`` that returns an uncompiled ``StateGraph``."""
     budgets: dict[str, BudgetSpec] = Field(default_factory=dict)
     """Workflow name -> the most one execution may spend (requests may ask for less)."""
+    lanes: LaneSettings = LaneSettings()
+    """Traffic lanes: which workflows are batch, and how much of a tier batch may use."""
     _source: str = PrivateAttr(default="<in memory>")
 
     @field_validator("budgets")
@@ -276,6 +300,18 @@ class TierwiseConfig(_Strict):
                 f"(registered: {', '.join(workflows) or 'none'})"
             )
         return budgets
+
+    @field_validator("lanes")
+    @classmethod
+    def _lanes_name_workflows(cls, lanes: LaneSettings, info: ValidationInfo) -> LaneSettings:
+        workflows = info.data.get("workflows") or {}
+        unknown = sorted(set(lanes.workflows) - set(workflows))
+        if unknown:
+            raise ValueError(
+                f"lane for unregistered workflow {', '.join(unknown)} "
+                f"(registered: {', '.join(workflows) or 'none'})"
+            )
+        return lanes
 
     @field_validator("tiers")
     @classmethod

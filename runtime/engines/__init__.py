@@ -4,7 +4,7 @@ from runtime.engines._embedded import EmbeddedEngine, EmbeddedModel, EmbeddedTie
 from runtime.engines._gate import GatedTierClient
 from runtime.engines._openai import OpenAITierClient, parse_chat_response
 from runtime.engines._packaged import PACKAGED_MODELS, PackagedModel, packaged_model_file
-from runtime.engines._protocol import ChatRequest, ChatResult, TierClient
+from runtime.engines._protocol import ChatRequest, ChatResult, Lane, TierClient
 
 __all__ = [
     "PACKAGED_MODELS",
@@ -14,6 +14,7 @@ __all__ = [
     "EmbeddedModel",
     "EmbeddedTierClient",
     "GatedTierClient",
+    "Lane",
     "OpenAITierClient",
     "PackagedModel",
     "TierClient",

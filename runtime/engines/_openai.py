@@ -166,6 +166,8 @@ class OpenAITierClient:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
+        if self._tier.priority is not None and request.lane in self._tier.priority:
+            body["priority"] = self._tier.priority[request.lane]
         if request.json_schema is not None:
             body["response_format"] = (
                 {"type": "json_object", "schema": request.json_schema}

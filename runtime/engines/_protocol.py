@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from runtime.costs import Usage
 from runtime.prompts import Message
+
+Lane = Literal["interactive", "batch"]
+"""Who waits for a call: a person (``interactive``, first in line) or nobody (``batch``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +24,8 @@ class ChatRequest:
     """Cap on generated tokens."""
     temperature: float = 0.0
     """0 picks the most likely token, which keeps answers reproducible and cacheable."""
+    lane: Lane = "interactive"
+    """The traffic lane: batch calls yield to interactive ones at the tier's gate."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

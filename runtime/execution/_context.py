@@ -15,7 +15,7 @@ from typing import Protocol
 
 from runtime.cache import StepCache
 from runtime.config import BudgetSpec, TierSpec
-from runtime.engines import TierClient
+from runtime.engines import Lane, TierClient
 from runtime.errors import BudgetExceededError, WorkflowError
 from runtime.execution._records import StepRecord
 from runtime.tracing import Telemetry
@@ -57,6 +57,8 @@ class ExecutionContext:
     """The most the execution may spend; None is unbounded."""
     on_step: Callable[[StepRecord], None] | None = None
     """Told of every step as it is recorded (streaming)."""
+    lane: Lane = "interactive"
+    """Traffic lane of the model calls: ``batch`` yields to ``interactive`` at each tier."""
     volatile_header: bool = False
     """Put a fresh request id and timestamp before every prompt: the benchmark's naive
     baseline (it defeats prefix reuse, as many hand-written agents do by accident)."""

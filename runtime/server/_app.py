@@ -17,6 +17,7 @@ from sse_starlette import EventSourceResponse
 
 from runtime._runtime import DEFAULT_TENANT, Runtime
 from runtime.config import BudgetSpec
+from runtime.engines import Lane
 from runtime.errors import InputError, OverloadedError, TierwiseError, TooManyExecutionsError
 from runtime.server._auth import ApiKeys
 from runtime.server._background import BackgroundRuns
@@ -36,6 +37,13 @@ class RunOptions(BaseModel):
     """At most the workflow's configured budget."""
     cache: bool = True
     """False bypasses the step cache for this request."""
+    lane: Lane | None = None
+    """``interactive`` or ``batch``; absent: the workflow's configured lane (``batch`` for
+    batch requests and background runs)."""
+
+    def run_options(self, *, lane: Lane | None = None) -> dict[str, Any]:
+        """The options as ``Runtime.run`` keywords; ``lane`` when the request names none."""
+        return {"budget": self.budget, "use_cache": self.cache, "lane": self.lane or lane}
 
 
 class BatchRequest(RunOptions):
@@ -210,9 +218,7 @@ def _add_workflow_routes(
     ) -> dict[str, Any]:
         """Run the workflow and return its output, cost, per-step table, run id, trace link."""
         async with server.admission.slot():
-            record = await runtime.run(
-                name, body.input, tenant=tenant, budget=body.budget, use_cache=body.cache
-            )
+            record = await runtime.run(name, body.input, tenant=tenant, **body.run_options())
         return record.as_dict()
 
     @app.post(f"/workflows/{name}/stream", tags=tags, name=f"{name}.stream")
@@ -227,12 +233,7 @@ def _add_workflow_routes(
         async def events() -> AsyncIterator[dict[str, str]]:
             async with server.admission.slot():
                 async for kind, payload in execution_events(
-                    runtime,
-                    name,
-                    body.input,
-                    tenant=tenant,
-                    budget=body.budget,
-                    use_cache=body.cache,
+                    runtime, name, body.input, tenant=tenant, **body.run_options()
                 ):
                     if kind == "step":
                         yield {"event": "step", "data": as_json(payload)}
@@ -264,7 +265,7 @@ def _add_workflow_routes(
         async def one(raw: dict[str, Any]) -> dict[str, Any]:
             try:
                 record = await runtime.run(
-                    name, raw, tenant=tenant, budget=body.budget, use_cache=body.cache
+                    name, raw, tenant=tenant, **body.run_options(lane="batch")
                 )
             except TierwiseError as exc:
                 status, problem_body, _ = problem(exc)
@@ -281,7 +282,9 @@ def _add_workflow_routes(
         tenant: Annotated[str, Depends(tenant_of)],
     ) -> dict[str, Any]:
         """Start a background run; poll ``GET /runs/{run_id}``."""
-        return await server.background.submit(name, body.input, tenant=tenant, budget=body.budget)
+        return await server.background.submit(
+            name, body.input, tenant=tenant, budget=body.budget, lane=body.lane or "batch"
+        )
 
 
 async def _admitted_first(

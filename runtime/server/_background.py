@@ -27,7 +27,14 @@ from tenacity import (
 from runtime._runtime import Runtime
 from runtime._sqlite import SQLiteFile
 from runtime.config import BudgetSpec
-from runtime.errors import InputError, NotFoundError, StoreUnavailableError, TierwiseError
+from runtime.engines import Lane
+from runtime.errors import (
+    InputError,
+    NotFoundError,
+    OverloadedError,
+    StoreUnavailableError,
+    TierwiseError,
+)
 from runtime.execution import ExecutionRecord, StepRecord
 
 log = logging.getLogger(__name__)
@@ -44,7 +51,8 @@ CREATE TABLE IF NOT EXISTS background_runs (
     updated_at REAL NOT NULL,
     steps      TEXT NOT NULL DEFAULT '[]',
     result     TEXT,
-    error      TEXT
+    error      TEXT,
+    lane       TEXT NOT NULL DEFAULT 'batch'
 )
 """
 UNFINISHED = ("pending", "running", "interrupted")
@@ -64,6 +72,11 @@ STORE_FAULTS: tuple[type[BaseException], ...] = (
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 
+def _waits_out(exc: BaseException) -> bool:
+    """Whether a background run waits ``exc`` out: no caller there wants a quick 503."""
+    return is_store_fault(exc) or isinstance(exc, OverloadedError)
+
+
 def is_store_fault(exc: BaseException) -> bool:
     """True when ``exc`` is a store holding run state failing, which a retry may outlast."""
     disk = isinstance(exc, OSError) and exc.errno in _DISK_ERRNOS
@@ -80,6 +93,11 @@ class BackgroundRuns:
         self._file = SQLiteFile(path)
         with self._db() as db:
             db.execute(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(background_runs)")}
+            if "lane" not in columns:  # a state_dir from before lanes
+                db.execute(
+                    "ALTER TABLE background_runs ADD COLUMN lane TEXT NOT NULL DEFAULT 'batch'"
+                )
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[Any]:
@@ -92,7 +110,13 @@ class BackgroundRuns:
             ) from exc
 
     async def submit(
-        self, workflow: str, raw_input: Any, *, tenant: str, budget: BudgetSpec | None
+        self,
+        workflow: str,
+        raw_input: Any,
+        *,
+        tenant: str,
+        budget: BudgetSpec | None,
+        lane: Lane = "batch",
     ) -> dict[str, Any]:
         """Validate and accept a run; it starts at once, in the background."""
         self._runtime.workflows.get(workflow).validate_input(raw_input)  # 422 before accepting
@@ -103,8 +127,8 @@ class BackgroundRuns:
         with self._db() as db:
             db.execute(
                 "INSERT INTO background_runs (run_id, workflow, tenant, status, input, budget, "
-                "created_at, updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?)",
-                (run_id, workflow, tenant, json.dumps(raw_input), budget_json, now, now),
+                "created_at, updated_at, lane) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
+                (run_id, workflow, tenant, json.dumps(raw_input), budget_json, now, now, lane),
             )
         self._start(run_id)
         return self.get(run_id, tenant=tenant)
@@ -179,16 +203,17 @@ class BackgroundRuns:
         self._tasks[run_id] = asyncio.create_task(self._execute(run_id), name=f"run {run_id}")
 
     async def _execute(self, run_id: str) -> None:
-        """Run to the end, waiting out a store outage for up to ``STORE_RETRY_S``.
+        """Run to the end, waiting out an outage for up to ``STORE_RETRY_S``.
 
-        A database restarting or a full disk interrupts the run; each retry goes on from the
-        last checkpoint, and the run fails with the reason only when the outage outlasts it.
+        A database restarting, a full disk or a saturated tier interrupts the run; each
+        retry goes on from the last checkpoint, and the run fails with the reason only when
+        the outage outlasts the window.
         """
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_delay(STORE_RETRY_S),
                 wait=wait_exponential_jitter(multiplier=0.5, max=15.0),
-                retry=retry_if_exception(is_store_fault),
+                retry=retry_if_exception(_waits_out),
                 before_sleep=lambda state: self._interrupted(run_id, state),
                 reraise=True,
             ):
@@ -207,8 +232,8 @@ class BackgroundRuns:
 
     async def _attempt(self, run_id: str) -> None:
         with self._db() as db:
-            workflow, tenant, raw_input, budget_json, steps_json = db.execute(
-                "SELECT workflow, tenant, input, budget, steps FROM background_runs "
+            workflow, tenant, raw_input, budget_json, steps_json, lane = db.execute(
+                "SELECT workflow, tenant, input, budget, steps, lane FROM background_runs "
                 "WHERE run_id = ?",
                 (run_id,),
             ).fetchone()
@@ -223,6 +248,7 @@ class BackgroundRuns:
             budget=budget,
             run_id=run_id,
             thread_id=run_id,
+            lane=lane,
             on_step=lambda step: self._add_step(run_id, step),
         )
         if earlier:  # resumed: the record covers the whole run, every attempt
@@ -232,9 +258,9 @@ class BackgroundRuns:
 
     def _interrupted(self, run_id: str, state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
-        log.warning("background run %s: run state store failed (%s); retrying", run_id, failure)
+        log.warning("background run %s interrupted (%s); retrying", run_id, failure)
         with contextlib.suppress(StoreUnavailableError):
-            self._set(run_id, "interrupted", error=f"store unavailable, retrying: {failure}")
+            self._set(run_id, "interrupted", error=f"retrying from the checkpoint: {failure}")
 
     async def _has_checkpoint(self, run_id: str) -> bool:
         saver = await self._runtime.checkpointer()

@@ -11,6 +11,7 @@ from pydantic_core import to_jsonable_python
 
 from runtime._runtime import Runtime
 from runtime.config import BudgetSpec
+from runtime.engines import Lane
 from runtime.execution import ExecutionRecord, StepRecord
 
 Event = tuple[str, Any]
@@ -27,6 +28,7 @@ async def execution_events(
     budget: BudgetSpec | None = None,
     use_cache: bool = True,
     thread_id: str | None = None,
+    lane: Lane | None = None,
 ) -> AsyncIterator[Event]:
     """Every step, chunk and the final record of one execution, as they happen.
 
@@ -43,6 +45,7 @@ async def execution_events(
                 budget=budget,
                 use_cache=use_cache,
                 thread_id=thread_id,
+                lane=lane,
                 on_step=lambda step: queue.put_nowait(("step", step)),
                 on_chunk=lambda mode, chunk: queue.put_nowait((mode, chunk)),
             )

@@ -51,6 +51,7 @@ async def call_model(
         messages=messages,
         json_schema=None if output is None else _schema_of(output),
         max_tokens=max_tokens or spec.max_output_tokens,
+        lane=execution.lane,
     )
     execution.check_budget()  # a run already over its budget makes no further calls
     with execution.telemetry.tracer.start_as_current_span(

@@ -82,6 +82,13 @@ class Metrics:
             ["tier", "fallback"],
             registry=r,
         )
+        self.execution_seconds = Histogram(
+            "tierwise_execution_seconds",
+            "Wall time of executions, per traffic lane (interactive, batch).",
+            ["workflow", "lane"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+            registry=r,
+        )
         self.executions = Counter(
             "tierwise_executions",
             "Workflow executions per outcome (ok, error).",

@@ -22,6 +22,7 @@ CACHE_OUTCOME = "tierwise.cache.outcome"
 CACHE_SIMILARITY = "tierwise.cache.similarity"
 ESCALATED = "tierwise.escalated"
 FALLBACK = "tierwise.fallback"
+LANE = "tierwise.lane"
 TTFT_MS = "tierwise.ttft_ms"
 
 # OpenTelemetry GenAI semantic conventions

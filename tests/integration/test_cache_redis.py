@@ -12,7 +12,7 @@ import pytest
 from langgraph.graph import START, StateGraph
 from typing_extensions import TypedDict
 
-from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
+from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, ToolCache, add_step, traced_tool
 from runtime.cache import RedisStore
 from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 from tests.services import PrivateRedis
@@ -129,3 +129,28 @@ async def test_a_stalled_redis_costs_its_timeout_not_the_run(
     assert out["first"] == {"label": "billing"}
     assert [s.cache for s in execution.steps] == ["miss"]
     assert rt.cache is not None and rt.cache.metrics.errors >= 1
+
+
+async def test_tool_results_are_shared_through_redis_per_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    version = uuid.uuid4().hex  # this run's entries only, on the shared Redis
+
+    @traced_tool("lookup", cache=ToolCache(ttl_s=60, version=version))
+    async def lookup(query: str) -> dict[str, str]:
+        calls.append(query)
+        return {"answer": query.upper()}
+
+    writer = runtime(tmp_path / "a", monkeypatch, SHARED_REDIS)
+    reader = runtime(tmp_path / "b", monkeypatch, SHARED_REDIS)  # another process, in effect
+    with writer.execution("w", tenant="acme"):
+        written = await lookup("where is my invoice")
+    with reader.execution("w", tenant="acme"):
+        read = await lookup("where is my invoice")
+    with reader.execution("w", tenant="globex"):
+        await lookup("where is my invoice")
+    await writer.aclose()
+    await reader.aclose()
+    assert read == written == {"answer": "WHERE IS MY INVOICE"}
+    assert calls == ["where is my invoice"] * 2  # acme's second call hit; globex ran its own

@@ -27,6 +27,7 @@ from runtime.cache import (
 from runtime.cli import app
 from runtime.errors import InputError
 from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
+from tests.services import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +233,27 @@ def test_eval_cache_json_reports_the_required_keys_for_both_configurations(
     assert report["baseline"]["wrong_hit_rate"] > 0  # the static threshold did not
     assert report["with_feedback"]["feedback"] is True
     assert report["with_feedback"]["hit_rate"] == 1.0
+
+
+async def test_an_unreachable_qdrant_server_degrades_to_exact_matches(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    nobody = f"http://127.0.0.1:{free_port()}"  # QDRANT_URL of a server that is down
+    cache = StepCache(
+        MemoryStore(),
+        semantic=lambda: QdrantSemanticCache.open(embedder, path=None, url=nobody),
+        timeout_s=0.05,
+    )
+    rt = Runtime(
+        fake_config(tmp_path), clients={"small": FakeTierClient(answer_billing)}, cache=cache
+    )
+    found = await outcomes(
+        rt,
+        [
+            ("t", "Where are my invoices?"),
+            ("t", "Where are my invoices?"),
+            ("t", "Where can I find my invoices?"),
+        ],
+    )
+    assert [kind for kind, _ in found] == ["miss", "exact", "miss"]
+    assert cache.metrics.errors >= 1

@@ -170,7 +170,7 @@ def test_postgres_restarted_under_background_runs_loses_none(
         interrupted = wait_for(base, run_ids[0], lambda r: r["status"] == "interrupted", 180)
         private_postgres.start()
         runs = [wait_for(base, r, lambda r: r["status"] == "succeeded", 180) for r in run_ids]
-    assert "store unavailable, retrying" in interrupted["error"]
+    assert "retrying from the checkpoint: couldn't get a connection" in interrupted["error"]
     for run in runs:
         nodes = [s["node"] for s in run["steps"]]
         # `label` was checkpointed before the crash and never runs again; a `reply` whose

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from runtime.costs import Usage
-from runtime.engines import ChatRequest, ChatResult, GatedTierClient
+from runtime.engines import ChatRequest, ChatResult, GatedTierClient, Lane
 from runtime.errors import OverloadedError
 from runtime.prompts import Message
 
@@ -79,3 +79,87 @@ async def test_retry_after_follows_how_long_calls_take() -> None:
     await asyncio.gather(*queued)
     # nine waiting and one running, at ~0.2 s each: about 2 s, not a fixed guess
     assert refused.value.retry_after_s == pytest.approx(2.0, rel=0.25)
+
+
+async def test_a_call_that_would_wait_past_max_wait_is_refused_and_none_waits_longer() -> None:
+    inner = Held()
+    inner.release.set()
+    inner.delay_s = 0.2
+    gated = GatedTierClient(inner, "small", concurrency=1, max_queue=99, max_wait_s=0.3)
+    await gated.chat(REQUEST)  # measured at about 0.2 s a call
+    inner.release.clear()
+    running = asyncio.create_task(gated.chat(REQUEST))
+    queued = asyncio.create_task(gated.chat(REQUEST))  # ~0.2 s ahead of it: it may wait
+    await asyncio.sleep(0.05)
+    with pytest.raises(OverloadedError, match="queue too slow"):
+        await gated.chat(REQUEST)  # ~0.4 s ahead: refused now, not after a timeout
+    with pytest.raises(OverloadedError, match="waited too long"):
+        await queued  # the running call is held: the waiting one leaves at max_wait_s
+    inner.release.set()
+    await running
+
+
+class Ordered:
+    """A client that records the order in which calls start, each held until released."""
+
+    model = "ordered"
+
+    def __init__(self) -> None:
+        self.started: list[str] = []
+        self.release = asyncio.Event()
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        self.started.append(request.messages[0].content)
+        await self.release.wait()
+        return ChatResult(text="ok", usage=Usage(input_tokens=1, output_tokens=1), model="m")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def call(lane: Lane, name: str) -> ChatRequest:
+    return ChatRequest(messages=(Message("user", name),), max_tokens=1, lane=lane)
+
+
+async def test_interactive_calls_overtake_queued_batch_calls_on_a_saturated_tier() -> None:
+    inner = Ordered()
+    gated = GatedTierClient(inner, "small", concurrency=1, max_queue=9)
+    tasks = [asyncio.create_task(gated.chat(call("batch", "batch-0")))]
+    await asyncio.sleep(0.01)  # batch-0 holds the only slot
+    for name in ("batch-1", "batch-2"):
+        tasks.append(asyncio.create_task(gated.chat(call("batch", name))))
+    await asyncio.sleep(0.01)
+    for name in ("chat-1", "chat-2"):
+        tasks.append(asyncio.create_task(gated.chat(call("interactive", name))))
+    await asyncio.sleep(0.01)
+    inner.release.set()
+    await asyncio.gather(*tasks)
+    assert inner.started == ["batch-0", "chat-1", "chat-2", "batch-1", "batch-2"]
+
+
+async def test_batch_calls_hold_at_most_their_share_of_the_slots() -> None:
+    inner = Ordered()
+    gated = GatedTierClient(inner, "small", concurrency=4, max_queue=9, batch_share=0.5)
+    batch = [asyncio.create_task(gated.chat(call("batch", f"b{i}"))) for i in range(4)]
+    await asyncio.sleep(0.01)
+    assert inner.started == ["b0", "b1"]  # two of four slots; two left for people
+    chats = [asyncio.create_task(gated.chat(call("interactive", f"c{i}"))) for i in range(2)]
+    await asyncio.sleep(0.01)
+    assert inner.started == ["b0", "b1", "c0", "c1"]
+    inner.release.set()
+    await asyncio.gather(*batch, *chats)
+    assert sorted(inner.started) == ["b0", "b1", "b2", "b3", "c0", "c1"]
+
+
+async def test_a_waiting_call_that_is_cancelled_gives_no_slot_away() -> None:
+    inner = Ordered()
+    gated = GatedTierClient(inner, "small", concurrency=1, max_queue=9)
+    running = asyncio.create_task(gated.chat(call("interactive", "first")))
+    waiting = asyncio.create_task(gated.chat(call("interactive", "gone")))
+    await asyncio.sleep(0.01)
+    waiting.cancel()  # the client went away
+    await asyncio.gather(waiting, return_exceptions=True)
+    inner.release.set()
+    await running
+    assert (await gated.chat(call("interactive", "next"))).text == "ok"
+    assert inner.started == ["first", "next"]
