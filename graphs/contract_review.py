@@ -61,7 +61,13 @@ class AspectTask(TypedDict):
 
 
 SHARED_POLICY = Segment.global_("reviewer_policy", REVIEWER_POLICY)
-CONTRACT = Segment.execution("contract", "Contract:\n{contract}")
+# A contract longer than this is cut at its head rather than overflowing the small tier's
+# context: the cut is the same for every aspect, so the aspects still share the prefix
+# (keeping each aspect's "relevant" clauses would give each its own prompt). The step
+# records the cut in its `trimmed` field.
+CONTRACT = Segment.execution(
+    "contract", "Contract:\n{contract}", max_tokens=2_500, overflow="truncate"
+)
 
 REVIEW_ASPECT = Step(
     tier="small",

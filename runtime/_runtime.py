@@ -152,6 +152,11 @@ class Runtime:
             return self._engine.count_tokens(tier, spec, text)
         return -(-len(text) // 4)
 
+    def context_tokens(self, tier: str) -> int | None:
+        """The tier's context window: the embedded engine's, or the tier's declared one."""
+        spec = self.tier_spec(tier)
+        return self.config.embedded.n_ctx if spec.engine == "embedded" else spec.context_tokens
+
     def budget_for(self, workflow: str, requested: BudgetSpec | None = None) -> BudgetSpec | None:
         """The budget of one execution: the request's, within the workflow's configured one.
 

@@ -5,8 +5,9 @@
     TierwiseError
     ├── ConfigError            bad configuration; names the file and the key (raised at load)
     ├── InputError             bad input from a caller; becomes an HTTP 4xx with its message
-    │   └── NotFoundError      no such workflow, run, thread or assistant (HTTP 404)
-    │       └── UnknownWorkflowError
+    │   ├── NotFoundError      no such workflow, run, thread or assistant (HTTP 404)
+    │   │   └── UnknownWorkflowError
+    │   └── PromptTooLongError a segment or prompt over its token budget that may not be cut
     ├── BudgetExceededError    an execution crossed its budget; carries the cost so far
     ├── OverloadedError        no capacity now; carries when to retry (HTTP 503)
     │   ├── TooManyExecutionsError  the server runs all the executions it may (HTTP 429)
@@ -41,6 +42,7 @@ __all__ = [
     "ModelUnavailableError",
     "NotFoundError",
     "OverloadedError",
+    "PromptTooLongError",
     "StoreUnavailableError",
     "TierwiseError",
     "TooManyExecutionsError",
@@ -73,6 +75,10 @@ class NotFoundError(InputError):
 
 class UnknownWorkflowError(NotFoundError):
     """No workflow is registered under the requested name."""
+
+
+class PromptTooLongError(InputError):
+    """A segment or a whole prompt does not fit its token budget and may not be cut."""
 
 
 class BudgetExceededError(TierwiseError):

@@ -277,6 +277,71 @@ def lint(
 
 
 @app.command()
+def audit(
+    workflow: Annotated[str, typer.Argument(help="The workflow to audit")],
+    runs: Annotated[int, typer.Option(min=0, help="Recorded executions to take spend from")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Tokens per prompt segment, text repeated across segments and nodes, spend by segment.
+
+    Segments are rendered from the latest recorded execution (placeholders when there is
+    none); spend comes from the last ``--runs`` recorded executions.
+    """
+    from dataclasses import asdict
+
+    from runtime.lint import audit_workflow
+
+    runtime = _runtime(config)
+    try:
+        records = [
+            record
+            for row in runtime.runs.recent(limit=runs, workflow=workflow)
+            if (record := runtime.runs.get(row["run_id"])) is not None
+        ]
+        report = audit_workflow(
+            runtime.workflows.get(workflow),
+            runtime.count_tokens,
+            records,
+            lambda tier: runtime.tier_spec(tier).price,
+        )
+    except TierwiseError as exc:
+        raise fail(exc) from exc
+    finally:
+        asyncio.run(runtime.aclose())
+    if as_json:
+        typer.echo(json.dumps(asdict(report), indent=2))
+        return
+    out = console()
+    table = Table(
+        "node",
+        "segment",
+        "stability",
+        "tokens",
+        "share of prompt",
+        "input spend USD",
+        title=f"{report.workflow}: prompt tokens by segment (state from {report.state_source}; "
+        f"spend over {report.executions} executions, ${report.spend_usd:.6f} in all)",
+    )
+    for row in report.segments:
+        table.add_row(
+            row.node,
+            row.segment,
+            row.stability,
+            str(row.tokens),
+            f"{row.share_of_prompt:.0%}",
+            f"{row.spend_usd:.6f}",
+        )
+    out.print(table)
+    for duplicate in report.duplicates:
+        where = "twice in one prompt" if duplicate.within_one_prompt else "in several prompts"
+        out.print(
+            f"[yellow]repeated {where}:[/] {duplicate.sentence!r} ({', '.join(duplicate.places)})",
+            highlight=False,
+        )
+
+
+@app.command()
 def bench(
     workflow: Annotated[str, typer.Option(help="The workflow to replay")] = "support_triage",
     executions: Annotated[int, typer.Option(min=1, help="Executions per side")] = 30,

@@ -98,6 +98,9 @@ class TierSpec(_Strict):
     """Model calls in flight at once on this tier (the embedded engine runs one at a time)."""
     max_output_tokens: int = Field(default=512, ge=1)
     """Default cap on generated tokens when a step sets none."""
+    context_tokens: int | None = Field(default=None, ge=1)
+    """The server's context window (openai only; embedded tiers use ``embedded.n_ctx``):
+    a step whose prompt and output cap exceed it fails before the call, naming the segment."""
     deploy: SGLangDeploy | None = None
     """Production serving of this tier on SGLang (rendered into deploy/)."""
     max_queue: int = Field(default=64, ge=0)

@@ -32,6 +32,14 @@ class TierResolver(Protocol):
         """A ready client for the tier."""
         ...
 
+    def count_tokens(self, tier: str, text: str) -> int:
+        """Tokens ``text`` takes on the tier."""
+        ...
+
+    def context_tokens(self, tier: str) -> int | None:
+        """The tier's context window, when known."""
+        ...
+
 
 @dataclass(slots=True, kw_only=True)
 class ExecutionContext:

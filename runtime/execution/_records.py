@@ -38,6 +38,8 @@ class StepRecord:
     """Time the step cache took to miss before this call (embedding included)."""
     fallback: str | None = None
     """Why the node's own tier did not answer (its server failed) and a fallback did."""
+    trimmed: tuple[str, ...] = ()
+    """What token budgets cut from the prompt's segments, one line per segment."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -57,6 +59,7 @@ class StepRecord:
             "escalation": self.escalation,
             "lookup_ms": round(self.lookup_ms, 2),
             "fallback": self.fallback,
+            "trimmed": list(self.trimmed),
         }
 
     @classmethod
@@ -80,6 +83,7 @@ class StepRecord:
             escalation=raw.get("escalation"),
             lookup_ms=raw.get("lookup_ms", 0.0),
             fallback=raw.get("fallback"),
+            trimmed=tuple(raw.get("trimmed", ())),
         )
 
 

@@ -74,10 +74,10 @@ def lint_workflow(workflow: Workflow, count_tokens: TokenCounter) -> LintReport:
     steps = steps_of(workflow.graph.builder)
     reports: list[StepReport] = []
     last_on_tier: dict[str, str] = {}
-    for node in _graph_order(workflow, steps):
+    for node in graph_order(workflow, steps):
         step = steps[node]
-        first = _flat(render_messages(step.prompt, _Sample("A"), node=node))
-        second = _flat(render_messages(step.prompt, _Sample("B"), node=node))
+        first = _flat(render_messages(step.prompt, Sample("A"), node=node))
+        second = _flat(render_messages(step.prompt, Sample("B"), node=node))
         previous = last_on_tier.get(step.tier)
         reports.append(
             StepReport(
@@ -119,7 +119,7 @@ def _findings(node: str, step: Step, first: str, second: str) -> Iterator[Findin
                         f"({match.group(0)!r}): it changes when the process restarts or the "
                         "clock moves; pass it in the state as a volatile segment",
                     )
-    again = _flat(render_messages(step.prompt, _Sample("A"), node=node))
+    again = _flat(render_messages(step.prompt, Sample("A"), node=node))
     if again != first:
         yield Finding(node, "(all)", "renders differently from the same state twice")
     if not _common(first, second):
@@ -132,7 +132,7 @@ def _placeholders(segment: Segment) -> list[str]:
     ]
 
 
-def _graph_order(workflow: Workflow, steps: Mapping[str, Step]) -> list[str]:
+def graph_order(workflow: Workflow, steps: Mapping[str, Step]) -> list[str]:
     """Steps in the order the graph reaches them (breadth-first from START)."""
     graph = workflow.graph.get_graph()
     edges: dict[str, list[str]] = {}
@@ -165,7 +165,7 @@ def _common(a: str, b: str) -> str:
     return a[:length]
 
 
-class _Sample(Mapping[str, Any]):
+class Sample(Mapping[str, Any]):
     """A state with every field, each a distinct placeholder for one sample execution."""
 
     def __init__(self, variant: str) -> None:

@@ -8,13 +8,15 @@ ids) come before stable text.
 
 from __future__ import annotations
 
+import dataclasses
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Literal
 
 from runtime.errors import WorkflowError
+from runtime.prompts._budget import Overflow, Trim, check_fits, fit_segment
 
 
 class Stability(IntEnum):
@@ -40,26 +42,62 @@ class Segment:
     """Text with ``{field}`` placeholders (``{ticket.category}`` reaches into objects)."""
     stability: Stability
     """Decides where the segment is laid out."""
+    max_tokens: int | None = None
+    """The most tokens the filled segment may take; None is unbounded."""
+    overflow: Overflow = "error"
+    """What happens past ``max_tokens``: ``error``, ``truncate`` or keep the ``relevant``
+    chunks. Only context (execution and volatile segments) may be cut: instructions never."""
+
+    def __post_init__(self) -> None:
+        if self.overflow != "error" and self.stability < Stability.EXECUTION:
+            raise WorkflowError(
+                f"segment {self.name!r}: instructions are never cut; overflow "
+                f"{self.overflow!r} is for execution and volatile segments"
+            )
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise WorkflowError(f"segment {self.name!r}: max_tokens must be at least 1")
 
     @classmethod
-    def global_(cls, name: str, template: str) -> Segment:
+    def global_(cls, name: str, template: str, *, max_tokens: int | None = None) -> Segment:
         """A segment shared by every node and execution."""
-        return cls(name=name, template=template, stability=Stability.GLOBAL)
+        return cls(name=name, template=template, stability=Stability.GLOBAL, max_tokens=max_tokens)
 
     @classmethod
-    def node(cls, name: str, template: str) -> Segment:
+    def node(cls, name: str, template: str, *, max_tokens: int | None = None) -> Segment:
         """A segment shared by every execution of one node."""
-        return cls(name=name, template=template, stability=Stability.NODE)
+        return cls(name=name, template=template, stability=Stability.NODE, max_tokens=max_tokens)
 
     @classmethod
-    def execution(cls, name: str, template: str) -> Segment:
-        """A segment shared by the steps of one execution."""
-        return cls(name=name, template=template, stability=Stability.EXECUTION)
+    def execution(
+        cls,
+        name: str,
+        template: str,
+        *,
+        max_tokens: int | None = None,
+        overflow: Overflow = "error",
+    ) -> Segment:
+        """A segment shared by the steps of one execution (a document, retrieved context)."""
+        return cls(name=name, template=template, stability=Stability.EXECUTION).budgeted(
+            max_tokens, overflow
+        )
 
     @classmethod
-    def volatile(cls, name: str, template: str) -> Segment:
+    def volatile(
+        cls,
+        name: str,
+        template: str,
+        *,
+        max_tokens: int | None = None,
+        overflow: Overflow = "error",
+    ) -> Segment:
         """The step's own input."""
-        return cls(name=name, template=template, stability=Stability.VOLATILE)
+        return cls(name=name, template=template, stability=Stability.VOLATILE).budgeted(
+            max_tokens, overflow
+        )
+
+    def budgeted(self, max_tokens: int | None, overflow: Overflow = "error") -> Segment:
+        """A copy with a token budget and what happens past it."""
+        return dataclasses.replace(self, max_tokens=max_tokens, overflow=overflow)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +113,18 @@ def prefix_layout(segments: Sequence[Segment]) -> tuple[Segment, ...]:
     return tuple(sorted(segments, key=lambda segment: segment.stability))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenBudget:
+    """How a step's prompt is fitted: its tier's tokenizer and context window."""
+
+    count: Callable[[str], int]
+    """Tokens a text takes on the step's tier."""
+    context_tokens: int | None
+    """The tier's context window, when known."""
+    output_tokens: int
+    """Tokens kept free for the answer."""
+
+
 def render_messages(
     segments: Sequence[Segment], state: Mapping[str, Any], *, node: str
 ) -> tuple[Message, ...]:
@@ -83,16 +133,57 @@ def render_messages(
     The split keeps the chat template's framing of the system message identical across
     steps, so everything up to the first differing segment is a shared token prefix.
     """
+    return render_prompt(segments, state, node=node)[0]
+
+
+def render_prompt(
+    segments: Sequence[Segment],
+    state: Mapping[str, Any],
+    *,
+    node: str,
+    budget: TokenBudget | None = None,
+) -> tuple[tuple[Message, ...], tuple[Trim, ...]]:
+    """``render_messages``, fitting each budgeted segment when ``budget`` is given.
+
+    The whole prompt is then checked against the tier's context; returns what was trimmed.
+    """
     laid_out = prefix_layout(segments)
-    stable = [s for s in laid_out if s.stability < Stability.VOLATILE]
-    volatile = [s for s in laid_out if s.stability == Stability.VOLATILE]
-    if not volatile:
+    if not any(s.stability == Stability.VOLATILE for s in laid_out):
         raise WorkflowError(f"node {node!r}: a prompt needs at least one volatile segment")
-    system = "\n\n".join(_fill(s, state, node) for s in stable)
-    user = "\n\n".join(_fill(s, state, node) for s in volatile)
+    texts = [_fill(s, state, node) for s in laid_out]
+    trims: list[Trim] = []
+    if budget is not None and any(s.max_tokens is not None for s in laid_out):
+        query = " ".join(
+            text
+            for s, text in zip(laid_out, texts, strict=True)
+            if s.stability == Stability.VOLATILE
+        )
+        for index, segment in enumerate(laid_out):
+            if segment.max_tokens is None:
+                continue
+            texts[index], trim = fit_segment(
+                segment.name,
+                texts[index],
+                max_tokens=segment.max_tokens,
+                overflow=segment.overflow,
+                query=query,
+                count=budget.count,
+                node=node,
+            )
+            trims.extend([trim] if trim else [])
+        if budget.context_tokens is not None:
+            check_fits(
+                [(s.name, budget.count(text)) for s, text in zip(laid_out, texts, strict=True)],
+                context_tokens=budget.context_tokens,
+                output_tokens=budget.output_tokens,
+                node=node,
+            )
+    pairs = list(zip(laid_out, texts, strict=True))
+    system = "\n\n".join(text for s, text in pairs if s.stability < Stability.VOLATILE)
+    user = "\n\n".join(text for s, text in pairs if s.stability == Stability.VOLATILE)
     if not system:
-        return (Message("user", user),)
-    return (Message("system", system), Message("user", user))
+        return (Message("user", user),), tuple(trims)
+    return (Message("system", system), Message("user", user)), tuple(trims)
 
 
 def render_segment(segment: Segment, state: Mapping[str, Any], *, node: str) -> str:

@@ -36,6 +36,7 @@ async def call_model(
     cache: Literal["off", "miss"] = "off",
     state: Mapping[str, Any] | None = None,
     lookup_ms: float = 0.0,
+    trimmed: tuple[str, ...] = (),
 ) -> tuple[BaseModel | str, StepRecord]:
     """Send the messages to the tier; return text (or a validated ``output``) and the record.
 
@@ -70,9 +71,12 @@ async def call_model(
             cache=cache,
             lookup_ms=lookup_ms,
             fallback=fallback,
+            trimmed=trimmed,
         )
         if fallback is not None:
             span.set_attribute(a.FALLBACK, fallback)
+        if trimmed:
+            span.set_attribute(a.TRIMMED, trimmed)
         _observe(execution, span, spec, record, result, started_at)
         if span.is_recording() and execution.telemetry.content.enabled:
             _capture(execution, span, request, result, state)

@@ -26,7 +26,15 @@ from runtime.cache import (
 from runtime.costs import Usage
 from runtime.errors import ModelOutputError, WorkflowError
 from runtime.execution import ExecutionContext, StepRecord, current_execution
-from runtime.prompts import Message, Segment, Stability, render_messages, render_segment
+from runtime.prompts import (
+    Message,
+    Segment,
+    Stability,
+    TokenBudget,
+    render_messages,
+    render_prompt,
+    render_segment,
+)
 from runtime.steps._call import as_state_value, call_model
 from runtime.steps._cascade import Cascade
 from runtime.steps._chat import TIER_KEY, running_node
@@ -126,7 +134,10 @@ class Step:
     ) -> tuple[Any, list[StepRecord]]:
         """Call the step's tier, then escalate along the cascade until an answer is accepted."""
         tiers = (self.tier, *(self.cascade.escalate_to if self.cascade else ()))
-        messages = render_messages(self.prompt, values, node=node)
+        messages, trims = render_prompt(
+            self.prompt, values, node=node, budget=self._token_budget(execution)
+        )
+        trimmed = tuple(trim.describe() for trim in trims)
         attempts: list[StepRecord] = []
         for attempt, tier in enumerate(tiers):
             last = attempt == len(tiers) - 1
@@ -140,6 +151,7 @@ class Step:
                     cache="miss" if cached else "off",
                     state=values,
                     lookup_ms=lookup_ms if attempt == 0 else 0.0,
+                    trimmed=trimmed,
                 )
             except ModelOutputError as exc:
                 if last or exc.record is None:
@@ -152,6 +164,17 @@ class Step:
                 return value, [*attempts, record]
             attempts.append(execution.escalated(record, reason))
         raise AssertionError("unreachable: the last tier returns or raises")
+
+    def _token_budget(self, execution: ExecutionContext) -> TokenBudget | None:
+        """How the prompt is fitted on the step's tier; None when no segment has a budget."""
+        if not any(segment.max_tokens is not None for segment in self.prompt):
+            return None  # counting tokens costs time: only steps that ask for it pay
+        tiers = execution.tiers
+        return TokenBudget(
+            count=lambda text: tiers.count_tokens(self.tier, text),
+            context_tokens=tiers.context_tokens(self.tier),
+            output_tokens=self.max_tokens or tiers.tier_spec(self.tier).max_output_tokens,
+        )
 
     async def _lookup(
         self, slot: _CacheSlot, node: str, execution: ExecutionContext
@@ -214,9 +237,9 @@ class Step:
         return inputs
 
     def fingerprint(self) -> str:
-        """Hash of the prompt templates and output schema: a change invalidates the cache."""
+        """Hash of templates, budgets and output schema: a change invalidates the cache."""
         schema = None if self.output is None else self.output.model_json_schema()
-        templates = [(s.name, s.template, int(s.stability)) for s in self.prompt]
+        templates = [(s.name, s.template + _budget_mark(s), int(s.stability)) for s in self.prompt]
         return prompt_fingerprint(templates, schema)
 
     def _hit_record(self, node: str, hit: CacheHit, started: float) -> StepRecord:
@@ -282,3 +305,10 @@ def _as_mapping(state: Any) -> Mapping[str, Any]:
     if isinstance(state, BaseModel):
         return dict(state)
     raise TypeError(f"a Step reads a dict or Pydantic state, got {type(state).__name__}")
+
+
+def _budget_mark(segment: Segment) -> str:
+    """A budgeted segment's budget, as part of its template's identity."""
+    if segment.max_tokens is None:
+        return ""
+    return f"\x00max_tokens={segment.max_tokens},overflow={segment.overflow}"

@@ -23,6 +23,7 @@ CACHE_SIMILARITY = "tierwise.cache.similarity"
 ESCALATED = "tierwise.escalated"
 FALLBACK = "tierwise.fallback"
 LANE = "tierwise.lane"
+TRIMMED = "tierwise.prompt.trimmed"
 TTFT_MS = "tierwise.ttft_ms"
 
 # OpenTelemetry GenAI semantic conventions

@@ -134,6 +134,7 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
             "escalation",
             "lookup_ms",
             "fallback",
+            "trimmed",
         }
         assert step["cache"] == "miss"
     assert result["steps"][-1]["cached_input_tokens"] > 0
