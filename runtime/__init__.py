@@ -11,13 +11,22 @@ from runtime.config import TierPrice, TierSpec, TierwiseConfig, load_config
 from runtime.costs import Usage, price_step
 from runtime.execution import ExecutionRecord, StepRecord
 from runtime.prompts import Message, Segment, Stability
-from runtime.steps import Cascade, Step, ToolCache, add_step, chat, traced_tool
+from runtime.steps import (
+    Cascade,
+    ConversationMemory,
+    Step,
+    ToolCache,
+    add_step,
+    chat,
+    traced_tool,
+)
 
 __all__ = [
     "DEFAULT_TENANT",
     "CacheMode",
     "CachePolicy",
     "Cascade",
+    "ConversationMemory",
     "ExecutionRecord",
     "Message",
     "Runtime",

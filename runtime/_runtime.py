@@ -185,6 +185,7 @@ class Runtime:
         on_step: Callable[[StepRecord], None] | None = None,
         volatile_header: bool = False,
         lane: Lane | None = None,
+        ablated: frozenset[tuple[str, str]] = frozenset(),
     ) -> Iterator[ExecutionContext]:
         """Make model calls inside the block count towards one execution of ``workflow``.
 
@@ -205,6 +206,7 @@ class Runtime:
             on_step=on_step,
             volatile_header=volatile_header,
             lane=lane,
+            ablated=ablated,
         )
         identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant, "lane": lane}
         with telemetry.tracer.start_as_current_span(
@@ -256,6 +258,7 @@ class Runtime:
         on_chunk: Callable[[str, Any], None] | None = None,
         volatile_header: bool = False,
         lane: Lane | None = None,
+        ablated: frozenset[tuple[str, str]] = frozenset(),
     ) -> ExecutionRecord:
         """Validate the input, execute the workflow and store its execution record.
 
@@ -264,7 +267,8 @@ class Runtime:
         resumes the thread from its last checkpoint. ``on_step`` hears of every finished
         step, ``on_chunk`` of every LangGraph ``values`` and ``updates`` chunk (streaming).
         ``volatile_header`` makes it the benchmark's naive baseline (no prefix reuse);
-        ``lane`` overrides the workflow's traffic lane.
+        ``lane`` overrides the workflow's traffic lane; ``ablated`` leaves (node, segment)
+        pairs out of the prompts (an ablation study; do not cache what it answers).
         """
         registered = self.workflows.get(workflow)
         resuming = thread_id is not None and raw_input is None
@@ -286,6 +290,7 @@ class Runtime:
             on_step=on_step,
             volatile_header=volatile_header,
             lane=lane,
+            ablated=ablated,
         ) as context:
             finished = None
             if resuming:  # a thread that already reached its end is not run again

@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 
 from runtime._runtime import DEFAULT_TENANT, Runtime
-from runtime.cli._errors import ConfigOption, console, fail
+from runtime.cli._audit import audit
+from runtime.cli._errors import ConfigOption, console, fail, runtime_for
 from runtime.cli._eval import eval_app
 from runtime.cli._traces import costs, traces_app
 from runtime.config import load_config
@@ -32,12 +33,13 @@ app = typer.Typer(
 app.add_typer(eval_app, name="eval")
 app.add_typer(traces_app, name="traces")
 app.command()(costs)
+app.command()(audit)
 
 
 @app.command()
 def workflows(config: ConfigOption = None) -> None:
     """List the registered workflows."""
-    runtime = _runtime(config)
+    runtime = runtime_for(config)
     table = Table("workflow", "description")
     for name in runtime.workflows.names():
         table.add_row(name, runtime.workflows.get(name).description)
@@ -63,7 +65,7 @@ def run(
 ) -> None:
     """Execute a workflow once and print its output and per-step cost."""
     raw_input = _read_input(input_json, input_file)
-    runtime = _runtime(config)
+    runtime = runtime_for(config)
     try:
         warm, record = asyncio.run(
             _run_once(runtime, workflow, raw_input, tenant, warm_up, not no_cache)
@@ -103,7 +105,7 @@ def cache_feedback(
     config: ConfigOption = None,
 ) -> None:
     """Report a semantic hit right or wrong: its entry re-derives its own threshold."""
-    runtime = _runtime(config)
+    runtime = runtime_for(config)
     threshold = _run_then_close(runtime, runtime.cache_feedback(run_id, node, correct=correct))
     console().print(f"entry threshold now {threshold:.4f} (hits below it miss)")
 
@@ -122,7 +124,7 @@ def serve(
 
     from runtime.server import ApiKeys, create_app
 
-    runtime = _runtime(config)
+    runtime = runtime_for(config)
     settings = runtime.config.server
     bind_host = host or settings.host
     bind_port = settings.port if port is None else port
@@ -234,7 +236,7 @@ def lint(
 
     from runtime.lint import lint_workflow
 
-    runtime = _runtime(config)
+    runtime = runtime_for(config)
     try:
         reports = [
             lint_workflow(runtime.workflows.get(name), runtime.count_tokens)
@@ -274,71 +276,6 @@ def lint(
                 out.print(f"not linted (hand-written nodes): {', '.join(report.unlinted)}")
     if any(report.findings for report in reports):
         raise typer.Exit(code=1)
-
-
-@app.command()
-def audit(
-    workflow: Annotated[str, typer.Argument(help="The workflow to audit")],
-    runs: Annotated[int, typer.Option(min=0, help="Recorded executions to take spend from")] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
-    config: ConfigOption = None,
-) -> None:
-    """Tokens per prompt segment, text repeated across segments and nodes, spend by segment.
-
-    Segments are rendered from the latest recorded execution (placeholders when there is
-    none); spend comes from the last ``--runs`` recorded executions.
-    """
-    from dataclasses import asdict
-
-    from runtime.lint import audit_workflow
-
-    runtime = _runtime(config)
-    try:
-        records = [
-            record
-            for row in runtime.runs.recent(limit=runs, workflow=workflow)
-            if (record := runtime.runs.get(row["run_id"])) is not None
-        ]
-        report = audit_workflow(
-            runtime.workflows.get(workflow),
-            runtime.count_tokens,
-            records,
-            lambda tier: runtime.tier_spec(tier).price,
-        )
-    except TierwiseError as exc:
-        raise fail(exc) from exc
-    finally:
-        asyncio.run(runtime.aclose())
-    if as_json:
-        typer.echo(json.dumps(asdict(report), indent=2))
-        return
-    out = console()
-    table = Table(
-        "node",
-        "segment",
-        "stability",
-        "tokens",
-        "share of prompt",
-        "input spend USD",
-        title=f"{report.workflow}: prompt tokens by segment (state from {report.state_source}; "
-        f"spend over {report.executions} executions, ${report.spend_usd:.6f} in all)",
-    )
-    for row in report.segments:
-        table.add_row(
-            row.node,
-            row.segment,
-            row.stability,
-            str(row.tokens),
-            f"{row.share_of_prompt:.0%}",
-            f"{row.spend_usd:.6f}",
-        )
-    out.print(table)
-    for duplicate in report.duplicates:
-        where = "twice in one prompt" if duplicate.within_one_prompt else "in several prompts"
-        out.print(
-            f"[yellow]repeated {where}:[/] {duplicate.sentence!r} ({', '.join(duplicate.places)})",
-            highlight=False,
-        )
 
 
 @app.command()
@@ -406,7 +343,7 @@ def warmup(
     config: ConfigOption = None,
 ) -> None:
     """Prefill every step's static prompt prefix on its tier, so first calls find it cached."""
-    runtime = _runtime(config)
+    runtime = runtime_for(config)
 
     async def warm_all() -> list[StepRecord]:
         names = workflow or runtime.workflows.names()
@@ -457,13 +394,6 @@ async def _run_once(
         return warm, await runtime.run(workflow, raw_input, tenant=tenant, use_cache=use_cache)
     finally:
         await runtime.aclose()
-
-
-def _runtime(config: Path | None) -> Runtime:
-    try:
-        return Runtime(load_config(config))
-    except ConfigError as exc:
-        raise fail(exc) from exc
 
 
 def _steps_table(

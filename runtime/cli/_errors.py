@@ -1,4 +1,4 @@
-"""What the CLI's commands share: the --config option and how errors are reported."""
+"""What the CLI's commands share: the --config option, the runtime it names, errors."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from runtime._runtime import Runtime
+from runtime.config import load_config
 from runtime.errors import ConfigError, InputError, TierwiseError
 
 ConfigOption = Annotated[
@@ -28,3 +30,11 @@ def fail(exc: TierwiseError) -> typer.Exit:
     """Print the error and return the exit to raise."""
     Console(stderr=True).print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
     return typer.Exit(code=2 if isinstance(exc, ConfigError | InputError) else 1)
+
+
+def runtime_for(config: Path | None) -> Runtime:
+    """The runtime of ``--config``; a bad file is reported and exits 2."""
+    try:
+        return Runtime(load_config(config))
+    except ConfigError as exc:
+        raise fail(exc) from exc

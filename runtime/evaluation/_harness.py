@@ -85,8 +85,15 @@ async def evaluate_config(
     judge_tier: str | None = None,
     judge_fields: list[str] | None = None,
     on_item: Callable[[], None] | None = None,
+    ablated: frozenset[tuple[str, str]] = frozenset(),
+    use_cache: bool = True,
+    label: str | None = None,
 ) -> ConfigResult:
-    """Run every item through ``workflow`` on ``config`` and score the outputs."""
+    """Run every item through ``workflow`` on ``config`` and score the outputs.
+
+    ``ablated`` (node, segment) pairs are left out of the prompts (an ablation study, run
+    with ``use_cache=False`` so every answer comes from the model).
+    """
     if scorer == "judge" and judge_tier is None:
         raise InputError("the judge scorer needs --judge-tier")
     with tempfile.TemporaryDirectory() as state:
@@ -98,7 +105,9 @@ async def evaluate_config(
             failures = 0
             for item in items:
                 try:
-                    record = await runtime.run(workflow, item.input)
+                    record = await runtime.run(
+                        workflow, item.input, use_cache=use_cache, ablated=ablated
+                    )
                 except TierwiseError:
                     failures += 1
                     scores.append(0.0)
@@ -113,7 +122,7 @@ async def evaluate_config(
                     on_item()
         finally:
             await runtime.aclose()
-    return _summarise(config.source, records, scores, failures, judge_cost)
+    return _summarise(label or config.source, records, scores, failures, judge_cost)
 
 
 async def _score(

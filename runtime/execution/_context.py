@@ -67,6 +67,8 @@ class ExecutionContext:
     """Told of every step as it is recorded (streaming)."""
     lane: Lane = "interactive"
     """Traffic lane of the model calls: ``batch`` yields to ``interactive`` at each tier."""
+    ablated: frozenset[tuple[str, str]] = frozenset()
+    """(node, segment) pairs left out of the prompts: ``tierwise audit --ablate``."""
     volatile_header: bool = False
     """Put a fresh request id and timestamp before every prompt: the benchmark's naive
     baseline (it defeats prefix reuse, as many hand-written agents do by accident)."""

@@ -134,8 +134,11 @@ class Step:
     ) -> tuple[Any, list[StepRecord]]:
         """Call the step's tier, then escalate along the cascade until an answer is accepted."""
         tiers = (self.tier, *(self.cascade.escalate_to if self.cascade else ()))
+        prompt = self.prompt
+        if execution.ablated:  # an ablation study leaves segments out
+            prompt = tuple(s for s in prompt if (node, s.name) not in execution.ablated)
         messages, trims = render_prompt(
-            self.prompt, values, node=node, budget=self._token_budget(execution)
+            prompt, values, node=node, budget=self._token_budget(execution)
         )
         trimmed = tuple(trim.describe() for trim in trims)
         attempts: list[StepRecord] = []
