@@ -206,6 +206,7 @@ class Runtime:
             on_step=on_step,
             volatile_header=volatile_header,
             lane=lane,
+            routes=self.config.routes.get(workflow, {}),
             ablated=ablated,
         )
         identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant, "lane": lane}

@@ -288,6 +288,9 @@ class TierwiseConfig(_Strict):
     """Workflow name -> the most one execution may spend (requests may ask for less)."""
     lanes: LaneSettings = LaneSettings()
     """Traffic lanes: which workflows are batch, and how much of a tier batch may use."""
+    routes: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """Workflow -> node -> tier: run a node on another tier than it declares (what
+    ``tierwise eval calibrate`` writes)."""
     _source: str = PrivateAttr(default="<in memory>")
 
     @field_validator("budgets")
@@ -315,6 +318,25 @@ class TierwiseConfig(_Strict):
                 f"(registered: {', '.join(workflows) or 'none'})"
             )
         return lanes
+
+    @field_validator("routes")
+    @classmethod
+    def _routes_name_workflows_and_tiers(
+        cls, routes: dict[str, dict[str, str]], info: ValidationInfo
+    ) -> dict[str, dict[str, str]]:
+        workflows, tiers = info.data.get("workflows") or {}, info.data.get("tiers") or {}
+        for workflow, nodes in routes.items():
+            if workflow not in workflows:
+                raise ValueError(
+                    f"route for unregistered workflow {workflow} "
+                    f"(registered: {', '.join(workflows) or 'none'})"
+                )
+            for node, tier in nodes.items():
+                if tier not in tiers:
+                    raise ValueError(
+                        f"{workflow}.{node} routes to no tier: {tier!r} (tiers: {', '.join(tiers)})"
+                    )
+        return routes
 
     @field_validator("tiers")
     @classmethod

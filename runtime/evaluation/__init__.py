@@ -1,6 +1,7 @@
 """Measuring workflows: datasets, scorers, per-configuration results and reports."""
 
 from runtime.evaluation._bench import BenchResult, Request, Side, bench, workload
+from runtime.evaluation._calibrate import Calibration, Routing, calibrate, routable_nodes
 from runtime.evaluation._harness import (
     ConfigResult,
     EvalItem,
@@ -13,17 +14,21 @@ from runtime.evaluation._scorers import exact_match, field_match, lookup
 
 __all__ = [
     "BenchResult",
+    "Calibration",
     "ConfigResult",
     "EvalItem",
     "Request",
+    "Routing",
     "Scorer",
     "Side",
     "bench",
+    "calibrate",
     "evaluate_config",
     "exact_match",
     "field_match",
     "load_dataset",
     "lookup",
+    "routable_nodes",
     "workload",
     "write_report",
 ]

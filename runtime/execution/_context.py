@@ -7,7 +7,7 @@ see it without any global state and concurrent executions never mix.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -67,11 +67,17 @@ class ExecutionContext:
     """Told of every step as it is recorded (streaming)."""
     lane: Lane = "interactive"
     """Traffic lane of the model calls: ``batch`` yields to ``interactive`` at each tier."""
+    routes: Mapping[str, str] = field(default_factory=dict)
+    """Node -> tier, overriding the tier the node declares (``[routes.<workflow>]``)."""
     ablated: frozenset[tuple[str, str]] = frozenset()
     """(node, segment) pairs left out of the prompts: ``tierwise audit --ablate``."""
     volatile_header: bool = False
     """Put a fresh request id and timestamp before every prompt: the benchmark's naive
     baseline (it defeats prefix reuse, as many hand-written agents do by accident)."""
+
+    def tier_of(self, node: str, declared: str) -> str:
+        """The tier ``node`` runs on: its route when the configuration gives one."""
+        return self.routes.get(node, declared)
 
     def record(self, step: StepRecord) -> None:
         """Add a finished step, tell the listener, and stop the run if it crossed the budget."""

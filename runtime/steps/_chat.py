@@ -10,6 +10,7 @@ from langgraph.config import get_config
 from pydantic import BaseModel
 
 from runtime.errors import MissingTierError, WorkflowError
+from runtime.execution import current_execution
 from runtime.prompts import Message
 from runtime.steps._call import call_model
 
@@ -44,7 +45,8 @@ async def chat(
     max_tokens: int | None = None,
 ) -> BaseModel | str:
     """Call the model of the running node's tier; a string is sent as one user message."""
-    node, tier = running_node_tier(get_config())
+    node, declared = running_node_tier(get_config())
+    tier = current_execution().tier_of(node, declared)
     laid_out = (Message("user", messages),) if isinstance(messages, str) else tuple(messages)
     value, _ = await call_model(
         node=node, tier=tier, messages=laid_out, output=output, max_tokens=max_tokens

@@ -80,7 +80,12 @@ class Step:
         values = _as_mapping(state)
         execution = current_execution()
         with execution.telemetry.tracer.start_as_current_span(
-            f"step {node}", attributes={a.NODE: node, a.TIER: self.tier, a.LF_TYPE: "span"}
+            f"step {node}",
+            attributes={
+                a.NODE: node,
+                a.TIER: execution.tier_of(node, self.tier),
+                a.LF_TYPE: "span",
+            },
         ) as span:
             value, attempts = await self._answer(node, values, execution)
             reasons = [s.escalation for s in attempts if s.escalation]
@@ -133,12 +138,16 @@ class Step:
         lookup_ms: float,
     ) -> tuple[Any, list[StepRecord]]:
         """Call the step's tier, then escalate along the cascade until an answer is accepted."""
-        tiers = (self.tier, *(self.cascade.escalate_to if self.cascade else ()))
+        first = execution.tier_of(node, self.tier)
+        tiers = (
+            first,
+            *(t for t in (self.cascade.escalate_to if self.cascade else ()) if t != first),
+        )
         prompt = self.prompt
         if execution.ablated:  # an ablation study leaves segments out
             prompt = tuple(s for s in prompt if (node, s.name) not in execution.ablated)
         messages, trims = render_prompt(
-            prompt, values, node=node, budget=self._token_budget(execution)
+            prompt, values, node=node, budget=self._token_budget(execution, first)
         )
         trimmed = tuple(trim.describe() for trim in trims)
         attempts: list[StepRecord] = []
@@ -168,15 +177,15 @@ class Step:
             attempts.append(execution.escalated(record, reason))
         raise AssertionError("unreachable: the last tier returns or raises")
 
-    def _token_budget(self, execution: ExecutionContext) -> TokenBudget | None:
-        """How the prompt is fitted on the step's tier; None when no segment has a budget."""
+    def _token_budget(self, execution: ExecutionContext, tier: str) -> TokenBudget | None:
+        """How the prompt is fitted on ``tier``; None when no segment has a budget."""
         if not any(segment.max_tokens is not None for segment in self.prompt):
             return None  # counting tokens costs time: only steps that ask for it pay
         tiers = execution.tiers
         return TokenBudget(
-            count=lambda text: tiers.count_tokens(self.tier, text),
-            context_tokens=tiers.context_tokens(self.tier),
-            output_tokens=self.max_tokens or tiers.tier_spec(self.tier).max_output_tokens,
+            count=lambda text: tiers.count_tokens(tier, text),
+            context_tokens=tiers.context_tokens(tier),
+            output_tokens=self.max_tokens or tiers.tier_spec(tier).max_output_tokens,
         )
 
     async def _lookup(
@@ -196,7 +205,7 @@ class Step:
                 return None
             span.set_attribute(a.CACHE_SIMILARITY, hit.similarity)
             telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(hit.answer.cost_usd)
-            record = self._hit_record(node, hit, started)
+            record = self._hit_record(node, execution.tier_of(node, self.tier), hit, started)
             execution.record(record)
             return hit, record
 
@@ -214,7 +223,7 @@ class Step:
             workflow=execution.workflow,
             node=node,
             prompt=self.fingerprint(),
-            model=execution.tiers.tier_spec(self.tier).model,
+            model=execution.tiers.tier_spec(execution.tier_of(node, self.tier)).model,
             tenant=execution.tenant,
         )
         text = key_text(self._key_inputs(policy, node, state))
@@ -245,10 +254,10 @@ class Step:
         templates = [(s.name, s.template + _budget_mark(s), int(s.stability)) for s in self.prompt]
         return prompt_fingerprint(templates, schema)
 
-    def _hit_record(self, node: str, hit: CacheHit, started: float) -> StepRecord:
+    def _hit_record(self, node: str, tier: str, hit: CacheHit, started: float) -> StepRecord:
         return StepRecord(
             node=node,
-            tier=self.tier,
+            tier=tier,
             model=hit.answer.model,
             usage=Usage(input_tokens=0, output_tokens=0),
             cost_usd=0.0,

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from runtime.cli import app
+from runtime.config import load_config
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
@@ -41,3 +42,41 @@ def test_eval_run_writes_a_report_and_chart_holding_the_measured_numbers(
     assert f"{measured['mean_cost_usd']:.6f}" in text
     chart = Path(body["chart"])
     assert chart.exists() and chart.read_bytes().startswith(b"\x89PNG")
+
+
+def test_calibrate_chooses_the_cheapest_good_routing_and_proves_it_on_held_out_items(
+    tmp_path: Path,
+) -> None:
+    dataset = tmp_path / "tiny.jsonl"
+    lines = (REPO / "evals/datasets/support_triage.jsonl").read_text().splitlines()
+    dataset.write_text("\n".join(lines[:2] + lines[20:22]) + "\n")  # billing and account
+    routes = tmp_path / "routes.toml"
+
+    result = CliRunner().invoke(
+        app,
+        [
+            "eval", "calibrate", "support_triage", "--dataset", str(dataset), "--json",
+            "--config", str(REPO / "tierwise.toml"), "--holdout", "0.5", "--target", "0.9",
+            "--out", str(routes),
+        ],
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    calibration = body["calibration"]
+    assert calibration["items"] == 2 and body["holdout"]["items"] == 2
+    assert len(calibration["routings"]) == 2**3  # three model nodes, two tiers
+    chosen, baseline = calibration["chosen"], calibration["baseline"]
+    assert chosen["quality"] >= 0.9 * baseline["quality"]
+    cheaper_and_good = [
+        r for r in calibration["routings"]
+        if r["quality"] >= 0.9 * baseline["quality"]
+        and r["mean_cost_usd"] < chosen["mean_cost_usd"]
+    ]  # fmt: skip
+    assert cheaper_and_good == []
+    assert set(body["routes"]) == {"classify", "answer", "policy_check"}
+    held = body["holdout"]
+    assert body["holds"] == (held["chosen"]["quality"] >= 0.9 * held["baseline"]["quality"])
+    config = (REPO / "tierwise.toml").read_text() + "\n" + routes.read_text()
+    (tmp_path / "tierwise.toml").write_text(config)
+    assert load_config(tmp_path / "tierwise.toml").routes["support_triage"] == body["routes"]

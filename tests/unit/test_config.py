@@ -135,3 +135,19 @@ def test_fallbacks_name_tiers_and_never_loop(
     tiers = {name: {**spec, "fallback": fallbacks.get(name)} for name, spec in TIERS.items()}
     with pytest.raises(ConfigError, match=rf"x.toml: tiers: .*{problem}"):
         parse_config({"tiers": tiers}, source="x.toml", base_dir=tmp_path)
+
+
+def test_routes_name_registered_workflows_and_configured_tiers(tmp_path: Path) -> None:
+    workflows = {"triage": "graphs.support_triage:build"}
+    with pytest.raises(ConfigError, match=r"routes: .*triage.classify routes to no tier: 'xl'"):
+        parse_config(
+            {"tiers": TIERS, "workflows": workflows, "routes": {"triage": {"classify": "xl"}}},
+            source="x.toml",
+            base_dir=tmp_path,
+        )
+    with pytest.raises(ConfigError, match=r"routes: .*unregistered workflow nope"):
+        parse_config(
+            {"tiers": TIERS, "workflows": workflows, "routes": {"nope": {"a": "small"}}},
+            source="x.toml",
+            base_dir=tmp_path,
+        )

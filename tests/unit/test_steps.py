@@ -173,3 +173,21 @@ async def test_without_a_fallback_the_server_error_fails_the_step(tmp_path: Any)
     runtime = Runtime(fake_config(tmp_path), clients={"small": dead})
     with pytest.raises(ModelTimeoutError, match="no answer"), runtime.execution("demo"):
         await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged twice"})
+
+
+async def test_a_route_in_the_config_moves_a_node_to_another_tier(
+    tmp_path: Any, clients: dict[str, FakeTierClient]
+) -> None:
+    config = fake_config(
+        tmp_path,
+        workflows={"demo": "tests.server_workflows:answer"},
+        routes={"demo": {"classify": "large"}},
+    )
+    runtime = Runtime(config, clients=clients)
+    with runtime.execution("demo") as execution:
+        await graph(reply_metadata={"tier": "large"}).ainvoke({"text": "charged twice"})
+    assert [(s.node, s.tier) for s in execution.steps] == [
+        ("classify", "large"),
+        ("reply", "large"),
+    ]
+    assert clients["small"].requests == []

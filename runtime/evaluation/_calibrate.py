@@ -1,0 +1,142 @@
+"""``tierwise eval calibrate``: the cheapest routing of nodes to tiers that keeps quality.
+
+Every node that calls a model (a Step, or a hand-written node with a tier) may run on any
+configured tier. The eval set is split into a calibration part and a held-out part. On
+the calibration part, every routing is evaluated, the all-on-the-largest-tier baseline
+among them; the cheapest routing whose quality is at least ``target`` times the
+baseline's is chosen. The chosen routing and the baseline are then run on the held-out
+part, which no choice saw: those are the numbers that say whether the choice holds.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from runtime.config import TierwiseConfig
+from runtime.errors import InputError
+from runtime.evaluation._harness import ConfigResult, EvalItem, Scorer, evaluate_config
+from runtime.registry import Workflow
+from runtime.steps import TIER_KEY
+
+MAX_ROUTINGS = 64
+"""More routings than this would take hours on one machine: narrow the nodes or tiers."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Routing:
+    """One assignment of nodes to tiers, and how it did on the calibration part."""
+
+    routes: dict[str, str]
+    result: ConfigResult
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Calibration:
+    """The search, the choice, and the held-out proof."""
+
+    workflow: str
+    target: float
+    """The chosen routing's quality is at least this share of the baseline's."""
+    calibration_items: int
+    holdout_items: int
+    baseline: Routing
+    """Every node on the most capable (last) tier."""
+    routings: list[Routing]
+    chosen: Routing
+    holdout_chosen: ConfigResult
+    holdout_baseline: ConfigResult
+
+    @property
+    def holds(self) -> bool:
+        """Whether the choice keeps the target on the held-out part too."""
+        return self.holdout_chosen.quality >= self.target * self.holdout_baseline.quality
+
+    def as_toml(self) -> str:
+        """The ``[routes.<workflow>]`` table to put in tierwise.toml."""
+        lines = [
+            f"# tierwise eval calibrate: the cheapest routing at >= {self.target:.0%} of the "
+            "all-large quality",
+            f"# held-out: quality {self.holdout_chosen.quality:.3f} vs "
+            f"{self.holdout_baseline.quality:.3f}, cost per execution "
+            f"${self.holdout_chosen.mean_cost_usd:.6f} vs "
+            f"${self.holdout_baseline.mean_cost_usd:.6f}",
+            f"[routes.{self.workflow}]",
+            *(f'{node} = "{tier}"' for node, tier in sorted(self.chosen.routes.items())),
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def routable_nodes(workflow: Workflow) -> list[str]:
+    """Nodes that declare a tier (Steps and hand-written model nodes), in graph order."""
+    return [
+        name
+        for name, spec in workflow.graph.builder.nodes.items()
+        if isinstance((spec.metadata or {}).get(TIER_KEY), str)
+    ]
+
+
+def split(items: list[EvalItem], holdout: float) -> tuple[list[EvalItem], list[EvalItem]]:
+    """(calibration, held-out): every k-th item held out, so both parts span the set."""
+    if not 0 < holdout < 1:
+        raise InputError("--holdout must be between 0 and 1")
+    every = max(2, round(1 / holdout))
+    held = [item for index, item in enumerate(items) if index % every == every - 1]
+    kept = [item for index, item in enumerate(items) if index % every != every - 1]
+    if not held or not kept:
+        raise InputError(f"{len(items)} items are too few to hold {holdout:.0%} out")
+    return kept, held
+
+
+async def calibrate(
+    config: TierwiseConfig,
+    workflow: Workflow,
+    items: list[EvalItem],
+    *,
+    target: float,
+    holdout: float,
+    scorer: Scorer = "field",
+    on_item: Callable[[], None] | None = None,
+) -> Calibration:
+    """Search every routing on the calibration part; prove the cheapest good one on the rest."""
+    nodes = routable_nodes(workflow)
+    tiers = list(config.tiers)
+    if not nodes:
+        raise InputError(f"workflow {workflow.name!r} has no node with a tier to route")
+    if len(tiers) ** len(nodes) > MAX_ROUTINGS:
+        raise InputError(
+            f"{len(tiers)} tiers and {len(nodes)} nodes make {len(tiers) ** len(nodes)} "
+            f"routings, over {MAX_ROUTINGS}"
+        )
+    calibration, held_out = split(items, holdout)
+
+    async def evaluate(routes: dict[str, str], part: list[EvalItem]) -> ConfigResult:
+        routed = config.model_copy(update={"routes": {**config.routes, workflow.name: routes}})
+        label = ", ".join(f"{node}={tier}" for node, tier in routes.items())
+        return await evaluate_config(
+            routed, workflow.name, part, scorer=scorer, on_item=on_item, label=label
+        )
+
+    routings = [
+        Routing(routes=routes, result=await evaluate(routes, calibration))
+        for routes in (
+            dict(zip(nodes, choice, strict=True))
+            for choice in itertools.product(tiers, repeat=len(nodes))
+        )
+    ]
+    largest = {node: tiers[-1] for node in nodes}
+    baseline = next(r for r in routings if r.routes == largest)
+    good = [r for r in routings if r.result.quality >= target * baseline.result.quality]
+    chosen = min(good, key=lambda r: r.result.mean_cost_usd)  # the baseline is always good
+    return Calibration(
+        workflow=workflow.name,
+        target=target,
+        calibration_items=len(calibration),
+        holdout_items=len(held_out),
+        baseline=baseline,
+        routings=routings,
+        chosen=chosen,
+        holdout_chosen=await evaluate(chosen.routes, held_out),
+        holdout_baseline=await evaluate(baseline.routes, held_out),
+    )
