@@ -15,9 +15,10 @@ from typing import Literal
 
 from runtime.errors import PromptTooLongError
 
-Overflow = Literal["error", "truncate", "relevant"]
+Overflow = Literal["error", "truncate", "relevant", "summarise"]
 """``error``: refuse; ``truncate``: keep the head; ``relevant``: keep the chunks (blank-line
-separated, else lines) that share most words with the step's input, in their order."""
+separated, else lines) that share most words with the step's input, in their order;
+``summarise``: replace it with a summary written on a (small) tier, within the budget."""
 
 _WORD = re.compile(r"\w+")
 _ELISION = "\n[...]"
@@ -51,11 +52,22 @@ def fit_segment(
     query: str,
     count: Callable[[str], int],
     node: str,
+    summary: str | None = None,
 ) -> tuple[str, Trim | None]:
-    """``text`` within ``max_tokens`` by ``overflow``, and what was dropped (None: nothing)."""
+    """``text`` within ``max_tokens`` by ``overflow``, and what was dropped (None: nothing).
+
+    ``summarise`` needs the ``summary``, written beforehand by the step (a model call).
+    """
     tokens = count(text)
     if tokens <= max_tokens:
         return text, None
+    if overflow == "summarise":
+        if summary is None:
+            raise PromptTooLongError(
+                f"node {node!r}, segment {name!r}: {tokens} tokens, over its budget of "
+                f"{max_tokens}, and no summary was written for it"
+            )
+        return summary, Trim(name, overflow, tokens, count(summary), "a summary")
     if overflow == "error":
         raise PromptTooLongError(
             f"node {node!r}, segment {name!r}: {tokens} tokens, over its budget of "

@@ -45,8 +45,11 @@ class Segment:
     max_tokens: int | None = None
     """The most tokens the filled segment may take; None is unbounded."""
     overflow: Overflow = "error"
-    """What happens past ``max_tokens``: ``error``, ``truncate`` or keep the ``relevant``
-    chunks. Only context (execution and volatile segments) may be cut: instructions never."""
+    """What happens past ``max_tokens``: ``error``, ``truncate``, keep the ``relevant``
+    chunks, or ``summarise``. Only context (execution and volatile segments) may be cut:
+    instructions never."""
+    summary_tier: str | None = None
+    """The tier that writes the summary (``overflow="summarise"``); the step's own if None."""
 
     def __post_init__(self) -> None:
         if self.overflow != "error" and self.stability < Stability.EXECUTION:
@@ -75,10 +78,11 @@ class Segment:
         *,
         max_tokens: int | None = None,
         overflow: Overflow = "error",
+        summary_tier: str | None = None,
     ) -> Segment:
         """A segment shared by the steps of one execution (a document, retrieved context)."""
         return cls(name=name, template=template, stability=Stability.EXECUTION).budgeted(
-            max_tokens, overflow
+            max_tokens, overflow, summary_tier
         )
 
     @classmethod
@@ -89,15 +93,20 @@ class Segment:
         *,
         max_tokens: int | None = None,
         overflow: Overflow = "error",
+        summary_tier: str | None = None,
     ) -> Segment:
         """The step's own input."""
         return cls(name=name, template=template, stability=Stability.VOLATILE).budgeted(
-            max_tokens, overflow
+            max_tokens, overflow, summary_tier
         )
 
-    def budgeted(self, max_tokens: int | None, overflow: Overflow = "error") -> Segment:
+    def budgeted(
+        self, max_tokens: int | None, overflow: Overflow = "error", summary_tier: str | None = None
+    ) -> Segment:
         """A copy with a token budget and what happens past it."""
-        return dataclasses.replace(self, max_tokens=max_tokens, overflow=overflow)
+        return dataclasses.replace(
+            self, max_tokens=max_tokens, overflow=overflow, summary_tier=summary_tier
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,8 @@ class TokenBudget:
     """The tier's context window, when known."""
     output_tokens: int
     """Tokens kept free for the answer."""
+    summaries: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """Segment name -> the summary written for it (``overflow="summarise"``)."""
 
 
 def render_messages(
@@ -169,6 +180,7 @@ def render_prompt(
                 query=query,
                 count=budget.count,
                 node=node,
+                summary=budget.summaries.get(segment.name),
             )
             trims.extend([trim] if trim else [])
         if budget.context_tokens is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Mapping
@@ -146,9 +147,12 @@ class Step:
         prompt = self.prompt
         if execution.ablated:  # an ablation study leaves segments out
             prompt = tuple(s for s in prompt if (node, s.name) not in execution.ablated)
-        messages, trims = render_prompt(
-            prompt, values, node=node, budget=self._token_budget(execution, first)
-        )
+        budget = self._token_budget(execution, first)
+        if budget is not None and any(s.overflow == "summarise" for s in prompt):
+            budget = dataclasses.replace(
+                budget, summaries=await _summaries(prompt, values, node, first, budget)
+            )
+        messages, trims = render_prompt(prompt, values, node=node, budget=budget)
         trimmed = tuple(trim.describe() for trim in trims)
         attempts: list[StepRecord] = []
         for attempt, tier in enumerate(tiers):
@@ -323,4 +327,43 @@ def _budget_mark(segment: Segment) -> str:
     """A budgeted segment's budget, as part of its template's identity."""
     if segment.max_tokens is None:
         return ""
-    return f"\x00max_tokens={segment.max_tokens},overflow={segment.overflow}"
+    return (
+        f"\x00max_tokens={segment.max_tokens},overflow={segment.overflow},"
+        f"summary_tier={segment.summary_tier}"
+    )
+
+
+_SUMMARISE = (
+    "Summarise the text below for an agent who will answer from it. Keep every fact, number, "
+    "name and obligation it states; drop repetition and boilerplate. No preamble."
+)
+
+
+async def _summaries(
+    prompt: tuple[Segment, ...],
+    values: Mapping[str, Any],
+    node: str,
+    tier: str,
+    budget: TokenBudget,
+) -> dict[str, str]:
+    """A summary, within its budget, of each ``overflow="summarise"`` segment over it.
+
+    Each is one call on the segment's ``summary_tier`` (the step's tier by default),
+    recorded and paid for as part of the step.
+    """
+    summaries = {}
+    for segment in prompt:
+        if segment.overflow != "summarise" or segment.max_tokens is None:
+            continue
+        text = render_segment(segment, values, node=node)
+        if budget.count(text) <= segment.max_tokens:
+            continue
+        summary, _ = await call_model(
+            node=node,
+            tier=segment.summary_tier or tier,
+            messages=(Message("system", _SUMMARISE), Message("user", text)),
+            max_tokens=segment.max_tokens,
+            state=values,
+        )
+        summaries[segment.name] = str(summary)
+    return summaries

@@ -108,3 +108,43 @@ async def test_a_step_records_what_its_budget_cut(tmp_path: Path) -> None:
     assert step.trimmed and step.trimmed[0].startswith("docs: relevant kept")
     sent: ChatRequest = client.requests[0]
     assert "duplicate charge needs the two receipts" in sent.messages[0].content
+
+
+async def test_summarise_replaces_an_overflowing_segment_with_a_paid_for_summary(
+    tmp_path: Path,
+) -> None:
+    tiers = {
+        "small": {**TIERS["small"], "engine": "openai", "urls": ["http://x/v1"]},
+        "large": {**TIERS["large"], "engine": "openai", "urls": ["http://y/v1"]},
+    }
+
+    def small(request: ChatRequest) -> str:
+        return "Duplicate charges need both receipts; refunds take five days."
+
+    summariser, answerer = FakeTierClient(small), FakeTierClient(lambda r: "Send both receipts.")
+    runtime = Runtime(
+        fake_config(tmp_path, tiers=tiers), clients={"small": summariser, "large": answerer}
+    )
+    docs = Segment.execution(
+        "docs", "{docs}", max_tokens=30, overflow="summarise", summary_tier="small"
+    )
+    step = Step(
+        tier="large",
+        prompt=(
+            Segment.global_("policy", "Answer briefly."),
+            docs,
+            Segment.volatile("q", "{question}"),
+        ),
+        writes="reply",
+    )
+    builder = StateGraph(State)
+    add_step(builder, "answer", step)
+    builder.add_edge(START, "answer")
+    with runtime.execution("w") as execution:
+        await builder.compile().ainvoke({**STATE, "docs": "\n\n".join([DOCS] * 4)})
+    summary_call, answer_call = execution.steps
+    assert (summary_call.node, summary_call.tier) == ("answer", "small")
+    assert summary_call.cost_usd > 0  # the summary is paid for, as part of the step
+    assert answer_call.trimmed[0].startswith("docs: summarise kept a summary")
+    assert "both receipts; refunds take five days" in answerer.requests[0].messages[0].content
+    assert "Shipping takes five days" not in answerer.requests[0].messages[0].content
