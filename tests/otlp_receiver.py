@@ -1,7 +1,9 @@
-"""A real OTLP/HTTP receiver on loopback: decodes what an exporter sends (protobuf)."""
+"""A real OTLP/HTTP receiver on loopback: decodes what an exporter sends (protobuf), and
+Langfuse's score endpoint (JSON)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +37,8 @@ class Receiver:
     spans: list[ReceivedSpan] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    """JSON bodies posted to Langfuse's ``/api/public/scores``."""
 
 
 def _value(value: AnyValue) -> Any:
@@ -53,6 +57,12 @@ def otlp_receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.path == "/api/public/scores":
+                with lock:
+                    received.headers.append({k.lower(): v for k, v in self.headers.items()})
+                    received.scores.append(json.loads(body))
+                self._answer(b'{"id": "score-1"}', "application/json")
+                return
             request = ExportTraceServiceRequest()
             request.ParseFromString(body)
             with lock:
@@ -70,9 +80,11 @@ def otlp_receiver() -> Iterator[Receiver]:
                                     attributes={kv.key: _value(kv.value) for kv in span.attributes},
                                 )
                             )
-            payload = ExportTraceServiceResponse().SerializeToString()
+            self._answer(ExportTraceServiceResponse().SerializeToString(), "application/x-protobuf")
+
+        def _answer(self, payload: bytes, content_type: str) -> None:
             self.send_response(200)
-            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)

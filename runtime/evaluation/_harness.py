@@ -6,6 +6,7 @@ temporary folder), so the numbers of one configuration never depend on another's
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 import tempfile
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from runtime.evaluation._scorers import (
 from runtime.execution import ExecutionRecord
 from runtime.prompts import Message
 from runtime.steps import call_model
+from runtime.tracing import Score
 
 Scorer = Literal["field", "exact", "judge"]
 
@@ -103,6 +105,7 @@ async def evaluate_config(
             scores: list[float] = []
             judge_cost = 0.0
             failures = 0
+            pushed: list[Score] = []
             for item in items:
                 try:
                     record = await runtime.run(
@@ -118,8 +121,14 @@ async def evaluate_config(
                     )
                     scores.append(score)
                     judge_cost += cost
+                    if record.trace_id is not None:
+                        name = f"tierwise.eval.{scorer}"
+                        comment = label or Path(config.source).name
+                        pushed.append(Score(record.trace_id, name, score, comment))
                 if on_item is not None:
                     on_item()
+            # each execution's trace in Langfuse gets its score (when Langfuse is set up)
+            await asyncio.to_thread(runtime.telemetry.push_scores, pushed)
         finally:
             await runtime.aclose()
     return _summarise(label or config.source, records, scores, failures, judge_cost)

@@ -3,7 +3,7 @@
 from runtime.tracing import _spans as attributes
 from runtime.tracing._metrics import CONTENT_TYPE, Metrics
 from runtime.tracing._store import SQLiteSpanExporter, StoredSpan, TraceStore
-from runtime.tracing._telemetry import ContentCapture, Langfuse, Telemetry
+from runtime.tracing._telemetry import ContentCapture, Langfuse, Score, Telemetry
 
 __all__ = [
     "CONTENT_TYPE",
@@ -11,6 +11,7 @@ __all__ = [
     "Langfuse",
     "Metrics",
     "SQLiteSpanExporter",
+    "Score",
     "StoredSpan",
     "Telemetry",
     "TraceStore",

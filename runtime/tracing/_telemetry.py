@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,19 @@ from runtime.tracing._store import SQLiteSpanExporter, TraceStore
 log = logging.getLogger(__name__)
 
 _REDACTED = "[redacted]"
+
+
+_INGESTION_VERSION = "x-langfuse-ingestion-version"
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One evaluation score on one trace."""
+
+    trace_id: str
+    name: str
+    value: float
+    comment: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +134,8 @@ class Telemetry:
         if langfuse is not None:
             exporter = OTLPSpanExporter(
                 endpoint=langfuse.otlp_endpoint,
-                headers={"Authorization": langfuse.authorization},
+                # the version header asks for real-time ingestion (Langfuse's OTLP docs)
+                headers={"Authorization": langfuse.authorization, _INGESTION_VERSION: "4"},
                 timeout=timeout,
             )
             provider.add_span_processor(
@@ -143,6 +157,36 @@ class Telemetry:
         if self._project_id is None:
             return None
         return f"{self.langfuse.host}/project/{self._project_id}/traces/{trace_id}"
+
+    def push_scores(self, scores: Sequence[Score]) -> int:
+        """Send scores to Langfuse (``POST /api/public/scores``); how many it accepted.
+
+        Nothing is sent when Langfuse is not configured; a failure is logged, never raised
+        (an eval's own report holds the same numbers).
+        """
+        if self.langfuse is None or not scores:
+            return 0
+        accepted = 0
+        with httpx.Client(
+            headers={"Authorization": self.langfuse.authorization}, timeout=5.0
+        ) as http:
+            for score in scores:
+                try:
+                    response = http.post(
+                        f"{self.langfuse.host}/api/public/scores",
+                        json={
+                            "traceId": score.trace_id,
+                            "name": score.name,
+                            "value": score.value,
+                            "dataType": "NUMERIC",
+                            "comment": score.comment,
+                        },
+                    )
+                    response.raise_for_status()
+                    accepted += 1
+                except httpx.HTTPError as exc:
+                    log.warning("Langfuse refused score %s: %s", score.name, exc)
+        return accepted
 
     def flush(self, timeout_s: float = 5.0) -> None:
         """Export what is batched (the CLI calls this before reading the local store)."""

@@ -16,7 +16,7 @@ from typing_extensions import TypedDict
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step, chat, traced_tool
 from runtime.config import TracingSettings
 from runtime.execution import ExecutionRecord
-from runtime.tracing import Telemetry
+from runtime.tracing import Score, Telemetry
 from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 from tests.otlp_receiver import Receiver, otlp_receiver
 
@@ -190,7 +190,26 @@ async def test_the_export_carries_langfuses_basic_auth_and_the_record_links_the_
 
     expected = "Basic " + base64.b64encode(b"pk-lf-test:sk-lf-test").decode()
     assert receiver.headers and all(h["authorization"] == expected for h in receiver.headers)
+    assert all(h["x-langfuse-ingestion-version"] == "4" for h in receiver.headers)
     assert record.trace_url == f"{receiver.url}/project/proj-1/traces/{record.trace_id}"
+
+
+async def test_eval_scores_are_pushed_to_the_traces_they_score(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    (record,), runtime = await traced_runs(tmp_path, receiver, TracingSettings())
+    assert record.trace_id is not None
+    score = Score(record.trace_id, "tierwise.eval.field", 0.5, "tierwise.toml")
+    assert runtime.telemetry.push_scores([score]) == 1
+    (sent,) = receiver.scores
+    assert sent == {
+        "traceId": record.trace_id,
+        "name": "tierwise.eval.field",
+        "value": 0.5,
+        "dataType": "NUMERIC",
+        "comment": "tierwise.toml",
+    }
+    assert Telemetry().push_scores([score]) == 0  # no Langfuse configured: nothing sent
 
 
 async def test_captured_content_hides_redacted_fields(tmp_path: Path, receiver: Receiver) -> None:
