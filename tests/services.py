@@ -122,16 +122,17 @@ class PrivatePostgres:
 class LlamaServer:
     """``python -m llama_cpp.server`` on a fixed port, which can be stopped and restarted."""
 
-    def __init__(self, model: Path, port: int) -> None:
+    def __init__(self, model: Path, port: int, *extra: str) -> None:
         self.model = model
         self.port = port
+        self.extra = extra
         self.url = f"http://127.0.0.1:{port}/v1"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         command = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model)]
         command += ["--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048"]
-        command += ["--verbose", "False"]
+        command += ["--verbose", "False", *self.extra]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )

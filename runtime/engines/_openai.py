@@ -7,6 +7,7 @@ SGLang started with ``--enable-cache-report`` reports reused prefix tokens in
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 from typing import Any
@@ -166,6 +167,8 @@ class OpenAITierClient:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
+        if request.logprobs:  # llama.cpp's server reports them only with top_logprobs set
+            body.update(logprobs=True, top_logprobs=1)
         if self._tier.priority is not None and request.lane in self._tier.priority:
             body["priority"] = self._tier.priority[request.lane]
         if request.json_schema is not None:
@@ -199,9 +202,21 @@ def parse_chat_response(body: dict[str, Any], *, fallback_model: str) -> ChatRes
             usage=_usage(body.get("usage") or {}),
             model=str(body.get("model") or fallback_model),
             truncated=choice.get("finish_reason") == "length",
+            confidence=confidence(_token_logprobs(choice)),
         )
     except (KeyError, IndexError, TypeError, ValueError) as exc:
         raise ModelResponseError(f"malformed chat completion response: {exc}") from exc
+
+
+def _token_logprobs(choice: dict[str, Any]) -> list[float]:
+    """The sampled tokens' log-probabilities of a choice (or a streamed chunk's choice)."""
+    content = (choice.get("logprobs") or {}).get("content") or []
+    return [float(token["logprob"]) for token in content if token.get("logprob") is not None]
+
+
+def confidence(logprobs: list[float]) -> float | None:
+    """exp(mean log-probability): the geometric mean of the tokens' probabilities."""
+    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else None
 
 
 def _usage(usage: dict[str, Any]) -> Usage:
@@ -218,6 +233,7 @@ class StreamedCompletion:
 
     def __init__(self, *, fallback_model: str) -> None:
         self._parts: list[str] = []
+        self._logprobs: list[float] = []
         self._usage: dict[str, Any] | None = None
         self._finish: str | None = None
         self._model = fallback_model
@@ -235,6 +251,7 @@ class StreamedCompletion:
                 if content:
                     self._parts.append(content)
                     text = True
+                self._logprobs.extend(_token_logprobs(choice))
                 self._finish = choice.get("finish_reason") or self._finish
             return text
         except (AttributeError, TypeError) as exc:
@@ -249,6 +266,7 @@ class StreamedCompletion:
             )
         return ChatResult(
             text="".join(self._parts),
+            confidence=confidence(self._logprobs),
             usage=_usage(self._usage),
             model=self._model,
             truncated=self._finish == "length",

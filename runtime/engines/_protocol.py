@@ -26,6 +26,8 @@ class ChatRequest:
     """0 picks the most likely token, which keeps answers reproducible and cacheable."""
     lane: Lane = "interactive"
     """The traffic lane: batch calls yield to interactive ones at the tier's gate."""
+    logprobs: bool = False
+    """Ask for the sampled tokens' log-probabilities (a cascade's confidence signal)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,6 +44,8 @@ class ChatResult:
     """Generation stopped at ``max_tokens`` rather than at its natural end."""
     ttft_ms: float | None = None
     """Time to first token, queueing included, when the engine can tell."""
+    confidence: float | None = None
+    """exp(mean log-probability) of the generated tokens, when asked for and reported."""
 
 
 class TierClient(Protocol):

@@ -40,6 +40,8 @@ class StepRecord:
     """Why the node's own tier did not answer (its server failed) and a fallback did."""
     trimmed: tuple[str, ...] = ()
     """What token budgets cut from the prompt's segments, one line per segment."""
+    confidence: float | None = None
+    """exp(mean token log-probability) of the answer, when asked for and reported."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -60,6 +62,7 @@ class StepRecord:
             "lookup_ms": round(self.lookup_ms, 2),
             "fallback": self.fallback,
             "trimmed": list(self.trimmed),
+            "confidence": self.confidence,
         }
 
     @classmethod
@@ -84,6 +87,7 @@ class StepRecord:
             lookup_ms=raw.get("lookup_ms", 0.0),
             fallback=raw.get("fallback"),
             trimmed=tuple(raw.get("trimmed", ())),
+            confidence=raw.get("confidence"),
         )
 
 

@@ -37,6 +37,7 @@ async def call_model(
     state: Mapping[str, Any] | None = None,
     lookup_ms: float = 0.0,
     trimmed: tuple[str, ...] = (),
+    logprobs: bool = False,
 ) -> tuple[BaseModel | str, StepRecord]:
     """Send the messages to the tier; return text (or a validated ``output``) and the record.
 
@@ -53,6 +54,7 @@ async def call_model(
         json_schema=None if output is None else _schema_of(output),
         max_tokens=max_tokens or spec.max_output_tokens,
         lane=execution.lane,
+        logprobs=logprobs,
     )
     execution.check_budget()  # a run already over its budget makes no further calls
     with execution.telemetry.tracer.start_as_current_span(
@@ -72,6 +74,7 @@ async def call_model(
             lookup_ms=lookup_ms,
             fallback=fallback,
             trimmed=trimmed,
+            confidence=result.confidence,
         )
         if fallback is not None:
             span.set_attribute(a.FALLBACK, fallback)

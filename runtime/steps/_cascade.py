@@ -14,22 +14,37 @@ Verdict = bool | str
 class Cascade:
     """Try the step's tier, then each of ``escalate_to`` in turn, until an answer is accepted.
 
-    An answer is accepted when its output validates against the step's Pydantic model and
-    ``accept`` (if given) says so. The last tier's answer is taken as it is (an invalid one
-    still fails the step). Every attempt is paid for and recorded, with why it was passed on.
+    An answer is accepted when its output validates against the step's Pydantic model, its
+    confidence reaches ``min_confidence`` (if given) and ``accept`` (if given) says so. The
+    last tier's answer is taken as it is (an invalid one still fails the step). Every
+    attempt is paid for and recorded, with why it was passed on.
     """
 
     escalate_to: tuple[str, ...]
     """Higher tiers, cheapest first."""
     accept: Callable[[Any, Mapping[str, Any]], Verdict] | None = None
     """(output as the state holds it, the node's input state) -> verdict."""
+    min_confidence: float | None = None
+    """Escalate an answer whose tokens' geometric-mean probability (from the server's
+    log-probabilities) is below this; a tier that reports none is not trusted either.
+    SGLang and OpenAI-compatible servers report them; the embedded engine does not (it
+    would need logits for every position: hundreds of MB per model)."""
 
     def __post_init__(self) -> None:
         if not self.escalate_to:
             raise ValueError("a cascade needs at least one tier to escalate to")
+        if self.min_confidence is not None and not 0 < self.min_confidence < 1:
+            raise ValueError("min_confidence is a probability between 0 and 1")
 
-    def verdict(self, value: Any, state: Mapping[str, Any]) -> str | None:
+    def verdict(
+        self, value: Any, state: Mapping[str, Any], *, confidence: float | None = None
+    ) -> str | None:
         """None when ``value`` is accepted; otherwise why it is not."""
+        if self.min_confidence is not None:
+            if confidence is None:
+                return "the tier reports no token probabilities to judge confidence by"
+            if confidence < self.min_confidence:
+                return f"confidence {confidence:.3f} below {self.min_confidence}"
         if self.accept is None:
             return None
         answer = self.accept(value, state)

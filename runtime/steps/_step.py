@@ -168,6 +168,9 @@ class Step:
                     state=values,
                     lookup_ms=lookup_ms if attempt == 0 else 0.0,
                     trimmed=trimmed,
+                    logprobs=not last
+                    and self.cascade is not None
+                    and self.cascade.min_confidence is not None,
                 )
             except ModelOutputError as exc:
                 if last or exc.record is None:
@@ -175,7 +178,11 @@ class Step:
                 attempts.append(execution.escalated(exc.record, f"invalid output: {exc}"))
                 continue
             value = as_state_value(result)
-            reason = None if last or self.cascade is None else self.cascade.verdict(value, values)
+            reason = (
+                None
+                if last or self.cascade is None
+                else self.cascade.verdict(value, values, confidence=record.confidence)
+            )
             if reason is None:
                 return value, [*attempts, record]
             attempts.append(execution.escalated(record, reason))

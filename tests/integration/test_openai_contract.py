@@ -36,7 +36,8 @@ class Verdict(BaseModel):
 @pytest.fixture(scope="module")
 def server() -> Iterator[LlamaServer]:
     model = packaged_model_file("smollm2-135m-instruct", REPO / ".tierwise/models")
-    running = LlamaServer(model, free_port())
+    # logits for every position: what this server needs to report log-probabilities
+    running = LlamaServer(model, free_port(), "--logits_all", "True")
     running.start()
     yield running
     running.stop()
@@ -63,6 +64,16 @@ async def test_a_plain_completion_reports_usage(server: LlamaServer) -> None:
     assert result.text
     assert result.usage.input_tokens > 10 and 0 < result.usage.output_tokens <= 8
     assert result.usage.cached_input_tokens == 0  # not reported by this server: 0
+
+
+async def test_log_probabilities_become_a_confidence_for_cascades(server: LlamaServer) -> None:
+    client = OpenAITierClient("small", tier(server))
+    asked = ChatRequest(messages=REQUEST.messages, max_tokens=8, logprobs=True)
+    result = await client.chat(asked)
+    plain = await client.chat(REQUEST)
+    await client.aclose()
+    assert result.confidence is not None and 0 < result.confidence <= 1
+    assert plain.confidence is None
 
 
 async def test_a_json_schema_output_validates(server: LlamaServer) -> None:

@@ -135,6 +135,7 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
             "lookup_ms",
             "fallback",
             "trimmed",
+            "confidence",
         }
         assert step["cache"] == "miss"
     assert result["steps"][-1]["cached_input_tokens"] > 0

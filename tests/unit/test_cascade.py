@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from langgraph.graph import START, StateGraph
 from typing_extensions import TypedDict
 
 from runtime import Cascade, Runtime, Segment, Step, add_step
+from runtime.engines import ChatRequest, ChatResult
 from runtime.errors import ModelOutputError
 from tests.fakes import FakeTierClient, Label, fake_config
 
@@ -96,3 +98,43 @@ async def test_the_last_tier_is_not_second_guessed_but_must_validate(tmp_path: P
 def test_a_cascade_needs_somewhere_to_go() -> None:
     with pytest.raises(ValueError, match="at least one tier"):
         Cascade(escalate_to=())
+
+
+class Confident(FakeTierClient):
+    """A fake tier that reports a fixed confidence, as a server with logprobs does."""
+
+    def __init__(self, answer: str, confidence: float | None) -> None:
+        super().__init__(lambda _: answer)
+        self.confidence = confidence
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        result = await super().chat(request)
+        return dataclasses.replace(result, confidence=self.confidence)
+
+
+@pytest.mark.parametrize(
+    ("confidence", "escalated"),
+    [
+        (0.95, None),
+        (0.42, "confidence 0.420 below 0.8"),
+        (None, "the tier reports no token probabilities to judge confidence by"),
+    ],
+)
+async def test_a_low_confidence_answer_escalates(
+    tmp_path: Path, confidence: float | None, escalated: str | None
+) -> None:
+    small = Confident(BILLING, confidence)
+    large = Confident(json.dumps({"label": "technical"}), None)
+    rt = Runtime(fake_config(tmp_path), clients={"small": small, "large": large})
+    out, steps = await run(rt, Cascade(escalate_to=("large",), min_confidence=0.8))
+
+    assert steps[0].escalation == escalated
+    assert steps[0].confidence == confidence
+    assert out["label"] == ({"label": "billing"} if escalated is None else {"label": "technical"})
+    assert small.requests[0].logprobs  # asked of the tier being judged
+    assert all(not r.logprobs for r in large.requests)  # the last tier is not judged
+
+
+def test_min_confidence_is_a_probability() -> None:
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        Cascade(escalate_to=("large",), min_confidence=1.5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import httpx
@@ -253,3 +254,34 @@ async def test_a_stream_cut_mid_answer_is_retried() -> None:
     assert (await tier_client.chat(REQUEST)).text == "hello"
     await tier_client.aclose()
     assert calls == 2
+
+
+async def test_logprobs_are_asked_for_and_read_as_a_confidence() -> None:
+    seen: list[dict[str, Any]] = []
+    tokens = [{"token": "b", "logprob": -0.1}, {"token": "c", "logprob": -0.3}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        body = sglang_body()
+        body["choices"][0]["logprobs"] = {"content": tokens}
+        return httpx.Response(200, json=body)
+
+    tier_client = client(handler)
+    asked = ChatRequest(messages=REQUEST.messages, max_tokens=8, logprobs=True)
+    result = await tier_client.chat(asked)
+    plain = await tier_client.chat(REQUEST)
+    await tier_client.aclose()
+    assert seen[0]["logprobs"] is True and "logprobs" not in seen[1]
+    assert result.confidence == pytest.approx(math.exp(-0.2))
+    streamed = sse(
+        {
+            **delta("hel"),
+            "choices": [{"delta": {"content": "hel"}, "logprobs": {"content": tokens}}],
+        },
+        USAGE_CHUNK,
+        "[DONE]",
+    )
+    stream_client = streaming(streamed, [])
+    assert (await stream_client.chat(asked)).confidence == pytest.approx(math.exp(-0.2))
+    await stream_client.aclose()
+    assert plain.confidence == pytest.approx(math.exp(-0.2))  # reported unasked: still read
