@@ -11,12 +11,15 @@ from runtime.errors import InputError
 
 
 def lookup(output: Mapping[str, Any], path: str) -> Any:
-    """``output["a"]["b"]`` for ``"a.b"``; None when absent."""
+    """``output["a"]["b"]`` for ``"a.b"``, ``output["a"][0]`` for ``"a.0"``; None when absent."""
     value: Any = output
     for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+        if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        elif isinstance(value, Mapping) and part in value:
+            value = value[part]
+        else:
             return None
-        value = value[part]
     return value
 
 

@@ -23,3 +23,11 @@ def test_exact_match_is_all_or_nothing_and_lookup_follows_dotted_paths() -> None
     assert lookup(output, "a.b") == 1 and lookup(output, "a.z") is None
     with pytest.raises(InputError):
         field_match(output, {})
+
+
+def test_lookup_indexes_lists_for_parallel_branches_findings() -> None:
+    output = {"findings": [{"clause": "4"}, {"clause": "2"}]}
+    assert lookup(output, "findings.1.clause") == "2"
+    assert lookup(output, "findings.2.clause") is None
+    assert lookup(output, "findings.x") is None
+    assert field_match(output, {"findings.0.clause": "4"}) == 1.0
