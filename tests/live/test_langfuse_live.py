@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from runtime.config import TracingSettings
-from runtime.tracing import Telemetry
+from runtime.tracing import Score, Telemetry
 from tests.unit.test_tracing import QUESTION, runtime_for
 
 pytestmark = [
@@ -54,3 +54,12 @@ async def test_an_execution_is_one_langfuse_trace_with_priced_generations(tmp_pa
     assert len(generations) == 2
     assert sum(g["costDetails"]["total"] for g in generations) == pytest.approx(record.cost_usd)
     assert {g["model"] for g in generations} == {"fake-model"}
+
+
+async def test_an_eval_score_lands_on_its_trace(tmp_path: Path) -> None:
+    telemetry = Telemetry.open(TracingSettings(), state_dir=tmp_path)
+    runtime = runtime_for(tmp_path, telemetry)
+    record = await runtime.run("traced", QUESTION, tenant="live-test")
+    await runtime.aclose()
+    assert record.trace_id is not None
+    assert telemetry.push_scores([Score(record.trace_id, "tierwise.eval.live", 0.75)]) == 1

@@ -64,3 +64,12 @@ async def test_json_schema_output_is_valid() -> None:
     )
     await client.aclose()
     Verdict.model_validate_json(result.text)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_log_probabilities_give_a_confidence(stream: bool) -> None:
+    client = OpenAITierClient("large", tier(stream))
+    question = ask("Is there a fee for a second card? Answer yes or no.")
+    result = await client.chat(ChatRequest(messages=question.messages, max_tokens=8, logprobs=True))
+    await client.aclose()
+    assert result.confidence is not None and 0 < result.confidence <= 1
