@@ -399,7 +399,7 @@ class Runtime:
         return threshold
 
     async def warm_up(self, workflow: str) -> tuple[StepRecord, ...]:
-        """Prefill the static prefix of every Step of ``workflow`` on its tier.
+        """Prefill the static prefix of every Step of ``workflow`` on its tier (or route).
 
         One ``max_tokens=1`` call per distinct (tier, prefix), so the first execution finds
         the prefixes cached, as it would on a server that warmed up at start. Prefixes that
@@ -412,22 +412,21 @@ class Runtime:
             s.cache is not None and s.cache.mode is CacheMode.SEMANTIC for s in steps.values()
         ):
             await self.cache.prepare_semantic()  # loads the embedding model
+        routes = self.config.routes.get(workflow, {})
         for node, step in steps.items():
-            prefix = step.static_prefix()
-            if (step.tier, prefix) in seen:
+            prefix, tier = step.static_prefix(), routes.get(node, step.tier)
+            if (tier, prefix) in seen:
                 continue
-            seen.add((step.tier, prefix))
+            seen.add((tier, prefix))
             started = time.perf_counter()
-            result = await self.tier_client(step.tier).chat(
-                ChatRequest(messages=prefix, max_tokens=1)
-            )
+            result = await self.tier_client(tier).chat(ChatRequest(messages=prefix, max_tokens=1))
             records.append(
                 StepRecord(
                     node=node,
-                    tier=step.tier,
+                    tier=tier,
                     model=result.model,
                     usage=result.usage,
-                    cost_usd=price_step(result.usage, self.tier_spec(step.tier).price),
+                    cost_usd=price_step(result.usage, self.tier_spec(tier).price),
                     latency_ms=(time.perf_counter() - started) * 1000,
                 )
             )

@@ -239,7 +239,11 @@ def lint(
     runtime = runtime_for(config)
     try:
         reports = [
-            lint_workflow(runtime.workflows.get(name), runtime.count_tokens)
+            lint_workflow(
+                runtime.workflows.get(name),
+                runtime.count_tokens,
+                runtime.config.routes.get(name),
+            )
             for name in workflow or runtime.workflows.names()
         ]
     except TierwiseError as exc:

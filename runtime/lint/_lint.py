@@ -69,29 +69,37 @@ class LintReport:
         return [finding for step in self.steps for finding in step.findings]
 
 
-def lint_workflow(workflow: Workflow, count_tokens: TokenCounter) -> LintReport:
-    """Render every Step of ``workflow`` and report its prefix discipline."""
+def lint_workflow(
+    workflow: Workflow, count_tokens: TokenCounter, routes: Mapping[str, str] | None = None
+) -> LintReport:
+    """Render every Step of ``workflow`` and report its prefix discipline.
+
+    ``routes`` (node -> tier, from the configuration) place nodes on other tiers than
+    they declare, which changes which steps share a model's prefix cache.
+    """
     steps = steps_of(workflow.graph.builder)
+    routes = routes or {}
     reports: list[StepReport] = []
     last_on_tier: dict[str, str] = {}
     for node in graph_order(workflow, steps):
         step = steps[node]
+        tier = routes.get(node, step.tier)
         first = _flat(render_messages(step.prompt, Sample("A"), node=node))
         second = _flat(render_messages(step.prompt, Sample("B"), node=node))
-        previous = last_on_tier.get(step.tier)
+        previous = last_on_tier.get(tier)
         reports.append(
             StepReport(
                 node=node,
-                tier=step.tier,
-                prompt_tokens=count_tokens(step.tier, first),
-                shared_across_executions=count_tokens(step.tier, _common(first, second)),
+                tier=tier,
+                prompt_tokens=count_tokens(tier, first),
+                shared_across_executions=count_tokens(tier, _common(first, second)),
                 shared_with_previous=None
                 if previous is None
-                else count_tokens(step.tier, _common(previous, first)),
+                else count_tokens(tier, _common(previous, first)),
                 findings=list(_findings(node, step, first, second)),
             )
         )
-        last_on_tier[step.tier] = first
+        last_on_tier[tier] = first
     unlinted = [name for name in workflow.graph.builder.nodes if name not in steps]
     return LintReport(workflow=workflow.name, steps=reports, unlinted=unlinted)
 
