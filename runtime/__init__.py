@@ -14,6 +14,7 @@ from runtime.prompts import Message, Segment, Stability
 from runtime.steps import (
     Cascade,
     ConversationMemory,
+    Judge,
     Step,
     ToolCache,
     add_step,
@@ -28,6 +29,7 @@ __all__ = [
     "Cascade",
     "ConversationMemory",
     "ExecutionRecord",
+    "Judge",
     "Message",
     "Runtime",
     "Segment",

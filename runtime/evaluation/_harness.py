@@ -22,8 +22,6 @@ from runtime.config import TierwiseConfig
 from runtime.costs import nearest_rank
 from runtime.errors import InputError, TierwiseError
 from runtime.evaluation._scorers import (
-    JUDGE_INSTRUCTIONS,
-    JudgeScore,
     exact_match,
     field_match,
     judge_prompt,
@@ -31,6 +29,7 @@ from runtime.evaluation._scorers import (
 from runtime.execution import ExecutionRecord
 from runtime.prompts import Message
 from runtime.steps import call_model
+from runtime.steps._judge import JUDGE_INSTRUCTIONS, JudgeScore
 from runtime.tracing import Score
 
 Scorer = Literal["field", "exact", "judge"]

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from runtime.errors import InputError
 
 
@@ -40,18 +38,6 @@ def field_match(output: Mapping[str, Any], expected: Mapping[str, Any]) -> float
 def exact_match(output: Mapping[str, Any], expected: Mapping[str, Any]) -> float:
     """1 when every expected field matches, else 0."""
     return 1.0 if field_match(output, expected) == 1.0 else 0.0
-
-
-class JudgeScore(BaseModel):
-    """What the rubric judge answers."""
-
-    score: int = Field(ge=0, le=10, description="0 = fails the rubric, 10 = fully meets it")
-
-
-JUDGE_INSTRUCTIONS = (
-    "You grade an AI system's output against a rubric. Reply with JSON holding one integer "
-    "score from 0 (fails the rubric) to 10 (fully meets it)."
-)
 
 
 def judge_prompt(rubric: str, output: Mapping[str, Any], fields: list[str] | None) -> str:

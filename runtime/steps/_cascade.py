@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.steps._judge import Judge
+
 Verdict = bool | str
 """An acceptance check's answer: True accepts; False or a reason escalates."""
 
@@ -24,6 +26,9 @@ class Cascade:
     """Higher tiers, cheapest first."""
     accept: Callable[[Any, Mapping[str, Any]], Verdict] | None = None
     """(output as the state holds it, the node's input state) -> verdict."""
+    judge: Judge | None = None
+    """A rubric judge on a (bigger) tier that must grade the answer ``min_score`` or more;
+    its call is paid for as part of the step."""
     min_confidence: float | None = None
     """Escalate an answer whose tokens' geometric-mean probability (from the server's
     log-probabilities) is below this; a tier that reports none is not trusted either.

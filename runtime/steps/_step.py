@@ -39,6 +39,7 @@ from runtime.prompts import (
 from runtime.steps._call import as_state_value, call_model
 from runtime.steps._cascade import Cascade
 from runtime.steps._chat import TIER_KEY, running_node
+from runtime.steps._judge import judge
 from runtime.tracing import attributes as a
 
 _EMPTY_INPUT = Segment.volatile("input", "")
@@ -183,6 +184,13 @@ class Step:
                 if last or self.cascade is None
                 else self.cascade.verdict(value, values, confidence=record.confidence)
             )
+            if reason is None and not last and self.cascade and self.cascade.judge:
+                grade = await judge(node, self.cascade.judge, value, values)
+                if grade < self.cascade.judge.min_score:
+                    reason = (
+                        f"judge on {self.cascade.judge.tier} graded it {grade}/10 "
+                        f"(needs {self.cascade.judge.min_score})"
+                    )
             if reason is None:
                 return value, [*attempts, record]
             attempts.append(execution.escalated(record, reason))

@@ -11,7 +11,7 @@ import pytest
 from langgraph.graph import START, StateGraph
 from typing_extensions import TypedDict
 
-from runtime import Cascade, Runtime, Segment, Step, add_step
+from runtime import Cascade, Judge, Runtime, Segment, Step, add_step
 from runtime.engines import ChatRequest, ChatResult
 from runtime.errors import ModelOutputError
 from tests.fakes import FakeTierClient, Label, fake_config
@@ -138,3 +138,31 @@ async def test_a_low_confidence_answer_escalates(
 def test_min_confidence_is_a_probability() -> None:
     with pytest.raises(ValueError, match="between 0 and 1"):
         Cascade(escalate_to=("large",), min_confidence=1.5)
+
+
+@pytest.mark.parametrize(("grade", "escalated"), [(9, False), (3, True)])
+async def test_a_judge_on_a_bigger_tier_accepts_or_escalates(
+    tmp_path: Path, grade: int, escalated: bool
+) -> None:
+    def large(request: ChatRequest) -> str:
+        if "Rubric:" in request.messages[-1].content:
+            return json.dumps({"score": grade})
+        return json.dumps({"label": "technical"})
+
+    clients = {"small": FakeTierClient(lambda _: BILLING), "large": FakeTierClient(large)}
+    rt = Runtime(fake_config(tmp_path), clients=clients)
+    rubric = "The label fits the question's topic."
+    out, steps = await run(
+        rt, Cascade(escalate_to=("large",), judge=Judge(tier="large", rubric=rubric))
+    )
+
+    judged = clients["large"].requests[0].messages[-1].content
+    assert rubric in judged and "The API returns 500" in judged and "billing" in judged
+    if escalated:
+        assert out["label"] == {"label": "technical"}
+        assert [s.tier for s in steps] == ["small", "large", "large"]  # answer, judge, answer
+        assert steps[0].escalation == "judge on large graded it 3/10 (needs 7)"
+    else:
+        assert out["label"] == {"label": "billing"}
+        assert [s.tier for s in steps] == ["small", "large"]  # the answer and its judge
+    assert all(s.cost_usd > 0 for s in steps)  # judging is paid for
