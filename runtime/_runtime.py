@@ -111,6 +111,9 @@ class Runtime:
             cache = step_cache(config)
         self.cache = cache
         self.telemetry = telemetry or Telemetry.open(config.tracing, state_dir=config.state_dir)
+        if cache is not None:
+            errors = self.telemetry.metrics.cache_errors
+            cache.on_error = lambda operation: errors.labels(operation).inc()
 
     @classmethod
     def from_config_file(cls, path: str | Path | None = None) -> Runtime:

@@ -109,6 +109,8 @@ class StepCache:
         self._semantic_failed = False
         self._opening = asyncio.Lock()
         self._timeout_s = timeout_s
+        self.on_error: Callable[[str], None] = lambda operation: None
+        """Told of every failed cache operation (the runtime counts them as a metric)."""
         self._semantic_timeout_s = semantic_timeout_s or timeout_s
         self.metrics = CacheMetrics()
 
@@ -123,6 +125,7 @@ class StepCache:
                 except Exception as exc:  # any failure to open means: exact only
                     self._semantic_failed = True
                     self.metrics.errors += 1
+                    self.on_error("open semantic")
                     log.warning("semantic cache unavailable, using exact matches only: %s", exc)
         return self._semantic
 
@@ -200,6 +203,7 @@ class StepCache:
             return await asyncio.wait_for(operation, timeout=timeout_s or self._timeout_s)
         except Exception as exc:  # a cache must never fail the step: degrade, loudly
             self.metrics.errors += 1
+            self.on_error(what)
             log.warning(
                 "cache %s failed after %.0f ms, running uncached: %s: %s",
                 what,

@@ -13,7 +13,7 @@ import string
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Unpack
 
 from runtime.errors import WorkflowError
 from runtime.prompts._budget import Overflow, Trim, check_fits, fit_segment
@@ -71,42 +71,22 @@ class Segment:
         return cls(name=name, template=template, stability=Stability.NODE, max_tokens=max_tokens)
 
     @classmethod
-    def execution(
-        cls,
-        name: str,
-        template: str,
-        *,
-        max_tokens: int | None = None,
-        overflow: Overflow = "error",
-        summary_tier: str | None = None,
-    ) -> Segment:
+    def execution(cls, name: str, template: str, **budget: Unpack[SegmentBudget]) -> Segment:
         """A segment shared by the steps of one execution (a document, retrieved context)."""
-        return cls(name=name, template=template, stability=Stability.EXECUTION).budgeted(
-            max_tokens, overflow, summary_tier
-        )
+        return cls(name=name, template=template, stability=Stability.EXECUTION, **budget)
 
     @classmethod
-    def volatile(
-        cls,
-        name: str,
-        template: str,
-        *,
-        max_tokens: int | None = None,
-        overflow: Overflow = "error",
-        summary_tier: str | None = None,
-    ) -> Segment:
+    def volatile(cls, name: str, template: str, **budget: Unpack[SegmentBudget]) -> Segment:
         """The step's own input."""
-        return cls(name=name, template=template, stability=Stability.VOLATILE).budgeted(
-            max_tokens, overflow, summary_tier
-        )
+        return cls(name=name, template=template, stability=Stability.VOLATILE, **budget)
 
-    def budgeted(
-        self, max_tokens: int | None, overflow: Overflow = "error", summary_tier: str | None = None
-    ) -> Segment:
-        """A copy with a token budget and what happens past it."""
-        return dataclasses.replace(
-            self, max_tokens=max_tokens, overflow=overflow, summary_tier=summary_tier
-        )
+
+class SegmentBudget(TypedDict, total=False):
+    """What a context segment may cost (``Segment.execution(..., max_tokens=...)``)."""
+
+    max_tokens: int | None
+    overflow: Overflow
+    summary_tier: str | None
 
 
 @dataclass(frozen=True, slots=True)

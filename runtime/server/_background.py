@@ -61,6 +61,8 @@ RESUMABLE = ("failed", "cancelled")
 """Statuses a client may resume from the last checkpoint."""
 STORE_RETRY_S = 120.0
 """How long a background run waits out an unavailable store before it fails."""
+RETRY_PAUSE_S = 15.0
+"""The longest pause between a run's retries; also when a refused client should retry."""
 STORE_FAULTS: tuple[type[BaseException], ...] = (
     StoreUnavailableError,
     sqlite3.OperationalError,
@@ -106,7 +108,7 @@ class BackgroundRuns:
                 yield db
         except (sqlite3.OperationalError, OSError) as exc:
             raise StoreUnavailableError(
-                f"background runs cannot be stored now: {exc}", retry_after_s=STORE_RETRY_S / 8
+                f"background runs cannot be stored now: {exc}", retry_after_s=RETRY_PAUSE_S
             ) from exc
 
     async def submit(
@@ -212,7 +214,7 @@ class BackgroundRuns:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_delay(STORE_RETRY_S),
-                wait=wait_exponential_jitter(multiplier=0.5, max=15.0),
+                wait=wait_exponential_jitter(multiplier=0.5, max=RETRY_PAUSE_S),
                 retry=retry_if_exception(_waits_out),
                 before_sleep=lambda state: self._interrupted(run_id, state),
                 reraise=True,

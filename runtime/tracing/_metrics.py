@@ -76,6 +76,12 @@ class Metrics:
             ["workflow", "node", "tier"],
             registry=r,
         )
+        self.cache_errors = Counter(
+            "tierwise_cache_errors",
+            "Cache operations that failed or timed out; the step ran uncached.",
+            ["operation"],
+            registry=r,
+        )
         self.fallbacks = Counter(
             "tierwise_fallbacks",
             "Calls a tier's server failed that its fallback tier answered.",

@@ -107,6 +107,9 @@ async def test_redis_dying_mid_run_degrades_to_uncached_and_the_run_succeeds(
     assert out["second"] == {"label": "billing"}
     assert [s.cache for s in execution.steps] == ["miss", "miss"]
     assert rt.cache is not None and rt.cache.metrics.errors >= 2  # lookup and write failed
+    registry = rt.telemetry.metrics.registry
+    for operation in ("lookup", "write"):  # the operator sees it too
+        assert registry.get_sample_value("tierwise_cache_errors_total", {"operation": operation})
 
 
 async def test_a_stalled_redis_costs_its_timeout_not_the_run(
