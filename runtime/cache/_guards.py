@@ -47,6 +47,7 @@ _ANTONYM_PAIRS = (
     ("maximum", "minimum"),
     ("max", "min"),
     ("on", "off"),
+    ("in", "out"),
     ("buy", "sell"),
     ("send", "receive"),
     ("refund", "charge"),
@@ -79,6 +80,16 @@ _ANTONYM_PAIRS = (
     ("this year", "last year"),
     ("this week", "last week"),
 )
+
+_NUMBER_WORDS = {
+    word: str(value)
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "twice": "2", "thrice": "3"}
+"""Amounts written out count as numbers: "six months" and "two months" differ."""
+_NEGATING_PREFIXES = ("un", "in", "im", "dis", "non", "non-")
 
 _MONTHS_AND_DAYS = frozenset(
     "january february march april may june july august september october november december "
@@ -116,6 +127,20 @@ def _has(term: str, words: set[str], text: str) -> bool:
     return any(term + ending in words for ending in _INFLECTIONS)
 
 
+def _numbers(text: str, words: set[str]) -> set[str]:
+    return set(_NUMBER.findall(text)) | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
+
+
+def _negated_by_prefix(a: set[str], b: set[str]) -> str | None:
+    """A word on one side is a word of the other with a negating prefix ("unopened")."""
+    for word in a - b:
+        for prefix in _NEGATING_PREFIXES:
+            rest = word.removeprefix(prefix)
+            if rest != word and len(rest) >= 4 and rest in b - a:
+                return f"{word!r} vs {rest!r}"
+    return None
+
+
 def _entities(text: str) -> set[str]:
     """Capitalised words that do not merely start a sentence: names of people, firms, places.
 
@@ -143,7 +168,10 @@ def conflict(query: str, cached: str) -> str | None:
     clash = _antonym_clash(q_words, c_words, q_lower, c_lower)
     if clash:
         return f"antonyms: {clash}"
-    if set(_NUMBER.findall(query)) != set(_NUMBER.findall(cached)):
+    prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
+    if prefixed:
+        return f"negating prefix: {prefixed}"
+    if _numbers(query, q_words) != _numbers(cached, c_words):
         return "numbers differ"
     if {i.lower() for i in _IDENTIFIER.findall(query)} != {
         i.lower() for i in _IDENTIFIER.findall(cached)

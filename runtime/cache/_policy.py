@@ -34,11 +34,14 @@ class CachePolicy:
     """Entries kept per step and tenant (oldest evicted first) in the in-process store
     and the semantic index; Redis evicts by TTL."""
     threshold: float = 0.8
-    """Cosine similarity a semantic hit needs at least (guards apply on top); 0.8 suits
-    all-MiniLM-L6-v2, whose paraphrases score 0.75-0.95 (calibrate with `eval cache`)."""
+    """Similarity a semantic hit needs at least. With guards, the cosine similarity is first
+    corrected for what the texts say differently word by word (+0.1 when only framing
+    differs, -0.05 when the verbs differ; a swapped thing or quality is refused). 0.8 suits
+    all-MiniLM-L6-v2 (calibrate with `eval cache`)."""
     guards: bool = True
     """Refuse semantic hits whose key inputs differ in negation, antonyms, numbers, ids,
-    dates or names; False gives a plain static-threshold cache (the usual baseline)."""
+    dates or names, and line their content words up (``runtime.cache._difference``); False
+    gives a plain static-threshold cache (the usual baseline)."""
     max_wrong_hit_rate: float = 0.01
     """Wrong-hit rate each semantic entry is held to once hits on it are reported right or
     wrong (``tierwise cache feedback``): an entry raises its own threshold above the

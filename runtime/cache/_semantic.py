@@ -24,6 +24,7 @@ from qdrant_client import QdrantClient, models
 from threadpoolctl import threadpool_limits
 
 from runtime.cache._adaptive import OBSERVATIONS_KEPT, entry_threshold
+from runtime.cache._difference import SAME_WORDS_BONUS, difference
 from runtime.cache._guards import conflict
 from runtime.cache._keys import CacheScope, normalise
 from runtime.cache._policy import CachePolicy
@@ -324,23 +325,43 @@ class QdrantSemanticCache:
         return await asyncio.to_thread(self.search_blocking, scope, policy, text)
 
     def search_blocking(self, scope: CacheScope, policy: CachePolicy, text: str) -> CacheHit | None:
-        """``search`` on the calling thread (evaluations, benchmarks)."""
+        """``search`` on the calling thread (evaluations, benchmarks).
+
+        With guards on, each candidate is first checked for conflicts (negation, numbers,
+        ...) and its similarity then corrected for what the two texts say differently word
+        by word (``difference``); the candidate with the best corrected similarity wins if
+        it reaches both the policy's threshold and the entry's own learned one.
+        """
         vector = self._embedder.embed([normalise(text)])[0]
-        for entry, score, payload in self._candidates(scope, vector, policy.threshold):
-            if score < float(payload.get("threshold", 0.0)):
-                continue  # the entry learned from reported wrong hits to ask for more
-            if not policy.guards or conflict(text, str(payload["key_text"])) is None:
-                answer = CachedAnswer.from_bytes(str(payload["answer"]).encode())
-                return CacheHit(answer=answer, kind="semantic", similarity=score, entry=entry)
-        return None
+        floor = policy.threshold - (SAME_WORDS_BONUS if policy.guards else 0.0)
+        best: tuple[float, str, dict[str, Any]] | None = None
+        for entry, score, payload in self._candidates(scope, vector, floor):
+            if best is not None and score + SAME_WORDS_BONUS <= best[0]:
+                break  # candidates come best first: none of the rest can win
+            judged: float | None = score
+            if policy.guards:
+                cached = str(payload["key_text"])
+                judged = (
+                    None if conflict(text, cached) else difference(text, cached).adjusted(score)
+                )
+            if judged is None or judged < max(policy.threshold, float(payload.get("threshold", 0))):
+                continue  # refused, too far, or the entry learned to ask for more
+            if best is None or judged > best[0]:
+                best = (judged, entry, payload)
+        if best is None:
+            return None
+        similarity, entry, payload = best
+        answer = CachedAnswer.from_bytes(str(payload["answer"]).encode())
+        return CacheHit(answer=answer, kind="semantic", similarity=similarity, entry=entry)
 
     def first_acceptable(
         self, scope: CacheScope, policy: CachePolicy, text: str
     ) -> tuple[float, str] | None:
         """(similarity, key text) of what a lookup at ``policy.threshold`` returns.
 
-        At any higher threshold a lookup returns the same entry if its similarity reaches
-        that threshold and nothing otherwise, so one search serves a whole sweep.
+        The lookup returns the candidate with the best (corrected) similarity, so at any
+        higher threshold it returns the same entry if that similarity reaches the threshold
+        and nothing otherwise: one search serves a whole sweep.
         """
         hit = self.search_blocking(scope, policy, text)
         return None if hit is None else (hit.similarity, hit.answer.key_text)

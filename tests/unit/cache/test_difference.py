@@ -1,0 +1,61 @@
+"""The word-by-word check of semantic hits, on WordNet's real database files."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.cache._difference import (
+    SAME_WORDS_BONUS,
+    VERB_SWAP_PENALTY,
+    Change,
+    difference,
+)
+from runtime.cache._lexicon import lexicon
+
+
+def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
+    words = lexicon()
+    assert {"yearly", "annual"} <= words.synonyms("annual")
+    assert "charge" in words.synonyms("billed")  # inflected form, through morphy's rules
+    assert "buy" in words.synonyms("bought")  # irregular form, through the exception list
+    assert words.synonyms("qwertyuiop") == frozenset()
+    assert words.is_mostly_verb("update")
+    assert not words.is_mostly_verb("customer")
+
+
+@pytest.mark.parametrize(
+    ("query", "cached", "change"),
+    [
+        ("How can I download my invoices?", "How do I download my invoices?", Change.NONE),
+        ("Can I get a refund on my yearly plan?", "Is a refund possible on my annual plan?",
+         Change.NONE),  # synonyms
+        ("Is my supplier liable?", "Does my supplier have liability?", Change.NONE),  # family
+        ("Where is my hardware order?", "Where is my order?", Change.ADDED),
+        ("How do I restore my deleted workspace?", "How do I delete my workspace?",
+         Change.VERB_ADDED),
+        ("How can I update the billing address?", "How do I change the billing address?",
+         Change.VERBS_SWAPPED),
+        ("How can I switch the app language?", "How do I change the app language?",
+         Change.NONE),
+        ("How do I enable dark mode?", "How do I activate dark mode?", Change.VERBS_SWAPPED),
+        ("How do I change my shipping address?", "How do I change my billing address?",
+         Change.SWAPPED),
+        ("Can I move my data to the US region?", "Can I move my data to the EU region?",
+         Change.SWAPPED),  # "US" is an acronym here, not the pronoun
+        ("Is the customer liable?", "Is the supplier liable?", Change.SWAPPED),
+    ],
+)  # fmt: skip
+def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
+    assert difference(query, cached).change is change
+
+
+def test_the_correction_follows_the_change() -> None:
+    same = difference("How can I export my data?", "How do I export my data?")
+    assert same.adjusted(0.75) == pytest.approx(0.75 + SAME_WORDS_BONUS)
+    verbs = difference("How do I enable dark mode?", "How do I activate dark mode?")
+    assert verbs.adjusted(0.9) == pytest.approx(0.9 - VERB_SWAP_PENALTY)
+    added = difference("Where is my hardware order?", "Where is my order?")
+    assert added.adjusted(0.85) == pytest.approx(0.85)
+    swapped = difference("Send the report daily", "Send the report weekly")
+    assert swapped.adjusted(0.99) is None
+    assert swapped.query_only == ("daily",) and swapped.cached_only == ("weekly",)
