@@ -3,7 +3,10 @@
 classify (small, structured) -> lookup (FAQ tool) -> answer (large) -> policy_check (small)
 
 Every model step starts with the same support policy, so each step after the first on a
-tier reuses the policy's KV state, and every execution reuses it from the ones before.
+tier reuses the policy's KV state, and every execution reuses it from the ones before. The
+policy check carries on the answer's conversation (``continues``): on the same model the
+whole drafted exchange is already in the KV cache, and the checker sees the FAQ excerpts
+the reply had to stick to.
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
 
-from runtime import CacheMode, CachePolicy, Segment, Step, ToolCache, add_step, traced_tool
+from runtime import (
+    CacheMode,
+    CachePolicy,
+    Cascade,
+    Segment,
+    Step,
+    ToolCache,
+    add_step,
+    traced_tool,
+)
 from tools import FAQ_VERSION, render_faq, search_faq
 
 POLICY = resources.files("graphs").joinpath("prompts/support_policy.md").read_text("utf-8")
@@ -61,7 +73,19 @@ CLASSIFY = Step(
         Segment.node(
             "task",
             "Task: classify the customer's message. Reply with JSON holding its category "
-            "(billing, account, technical, shipping or other) and urgency (low, normal, high).",
+            "(billing, account, technical, shipping or other) and urgency (low, normal, high).\n"
+            "Categories:\n"
+            "- billing: charges, refunds, invoices, plans and prices, payment methods\n"
+            "- account: signing in, passwords, two-factor codes, members, deleting accounts\n"
+            "- technical: errors, the API, sync, exports, the app crashing or being slow\n"
+            "- shipping: hardware orders, deliveries, tracking, damaged or missing devices\n"
+            "- other: anything else (offices, jobs, partnerships, general questions)\n"
+            "Examples (message -> category, urgency):\n"
+            "My card was debited for a plan I cancelled -> billing, high\n"
+            "How do I reset my two-factor login? -> account, normal\n"
+            "The mobile app crashes when I upload a photo -> technical, normal\n"
+            "The tracking number for my keyboard shows no updates -> shipping, normal\n"
+            "Are you hiring engineers? -> other, low",
         ),
         Segment.volatile("question", "Customer message: {question}"),
     ),
@@ -94,19 +118,19 @@ ANSWER = Step(
 
 POLICY_CHECK = Step(
     tier="small",
+    continues=ANSWER,  # the check is the next turn of the answer's conversation
     prompt=(
-        SHARED_POLICY,
         Segment.node(
             "task",
-            "Task: check a drafted reply against the policy. Reply with JSON: compliant "
-            "(true or false) and problem (empty when compliant).",
+            "Now check the reply you drafted against the policy and the FAQ excerpts. "
+            "Reply with JSON: compliant (true or false) and problem (empty when compliant).",
         ),
-        Segment.volatile("draft", "Drafted reply: {answer}"),
     ),
     output=PolicyVerdict,
     writes="verdict",
     max_tokens=100,
-    cache=CachePolicy(mode=CacheMode.EXACT, key=("draft",)),
+    cache=CachePolicy(mode=CacheMode.EXACT, key=("question", "faq", "answer")),
+    cascade=Cascade(escalate_to=("large",)),  # a verdict the small model garbles goes up
 )
 
 

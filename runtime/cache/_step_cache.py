@@ -91,6 +91,10 @@ class CacheMetrics:
     tool_hits: int = 0
 
 
+async def _discard_result(operation: Awaitable[object]) -> None:
+    await operation
+
+
 class StepCache:
     """Exact lookups, then semantic ones; any backend failure means "run uncached"."""
 
@@ -113,6 +117,9 @@ class StepCache:
         """Told of every failed cache operation (the runtime counts them as a metric)."""
         self._semantic_timeout_s = semantic_timeout_s or timeout_s
         self.metrics = CacheMetrics()
+        self._indexing: dict[str, set[asyncio.Task[None]]] = {}
+        """Semantic writes still under way, by scope: a step does not wait for its answer
+        to be embedded and indexed, but a lookup in the same scope does (read your writes)."""
 
     async def prepare_semantic(self) -> SemanticLookup | None:
         """Open the semantic cache now (warm-up), or return it; None when unavailable."""
@@ -141,6 +148,8 @@ class StepCache:
         semantic = await self.prepare_semantic() if policy.mode is CacheMode.SEMANTIC else None
         if semantic is None:
             return None
+        if pending := self._indexing.get(scope.id):
+            await asyncio.wait(set(pending))
         hit = await self._guarded(
             "semantic lookup", semantic.search(scope, policy, text), self._semantic_timeout_s
         )
@@ -149,7 +158,11 @@ class StepCache:
         return hit
 
     async def write(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
-        """Store a validated answer under its exact key (and its embedding when semantic)."""
+        """Store a validated answer under its exact key, and index it when semantic.
+
+        The exact write is awaited (a repeat right after must hit); embedding and indexing
+        run in the background, so the step returns its answer without waiting for them.
+        """
         if policy.mode is CacheMode.OFF:
             return
         await self._guarded(
@@ -163,10 +176,27 @@ class StepCache:
             ),
         )
         semantic = await self.prepare_semantic() if policy.mode is CacheMode.SEMANTIC else None
-        if semantic is not None:
-            await self._guarded(
-                "semantic write", semantic.add(scope, policy, answer), self._semantic_timeout_s
-            )
+        if semantic is None:
+            return
+        write = self._guarded(
+            "semantic write", semantic.add(scope, policy, answer), self._semantic_timeout_s
+        )
+        task: asyncio.Task[None] = asyncio.create_task(_discard_result(write))
+        pending = self._indexing.setdefault(scope.id, set())
+        pending.add(task)
+        task.add_done_callback(lambda done: self._forget(scope.id, done))
+
+    def _forget(self, scope: str, task: asyncio.Task[None]) -> None:
+        pending = self._indexing.get(scope)
+        if pending is not None:
+            pending.discard(task)
+            if not pending:
+                del self._indexing[scope]
+
+    async def settle(self) -> None:
+        """Wait for the semantic writes under way (before closing, or to measure the index)."""
+        while self._indexing:
+            await asyncio.wait({t for tasks in self._indexing.values() for t in tasks})
 
     async def get_value(self, key: str) -> bytes | None:
         """A raw value from the exact store (tool results); None when absent or failing."""
@@ -214,7 +244,8 @@ class StepCache:
             return None
 
     async def aclose(self) -> None:
-        """Close the backends."""
+        """Finish the writes under way, then close the backends."""
+        await self.settle()
         await self._store.aclose()
         if self._semantic is not None:
             await self._semantic.aclose()

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.prompts import Message, Segment, Stability, render_messages
+from runtime.prompts import Message, Segment, Stability
 from runtime.registry import Workflow
 from runtime.steps import Step, steps_of
 
@@ -84,8 +84,8 @@ def lint_workflow(
     for node in graph_order(workflow, steps):
         step = steps[node]
         tier = routes.get(node, step.tier)
-        first = _flat(render_messages(step.prompt, Sample("A"), node=node))
-        second = _flat(render_messages(step.prompt, Sample("B"), node=node))
+        first = _flat(step.messages(Sample("A"), node=node))
+        second = _flat(step.messages(Sample("B"), node=node))
         previous = last_on_tier.get(tier)
         reports.append(
             StepReport(
@@ -127,7 +127,7 @@ def _findings(node: str, step: Step, first: str, second: str) -> Iterator[Findin
                         f"({match.group(0)!r}): it changes when the process restarts or the "
                         "clock moves; pass it in the state as a volatile segment",
                     )
-    again = _flat(render_messages(step.prompt, Sample("A"), node=node))
+    again = _flat(step.messages(Sample("A"), node=node))
     if again != first:
         yield Finding(node, "(all)", "renders differently from the same state twice")
     if not _common(first, second):
@@ -204,3 +204,6 @@ class _Value:
 
     def __format__(self, spec: str) -> str:
         return f"<{self._path}:{self._variant}>"
+
+    def __str__(self) -> str:
+        return format(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Mapping
@@ -75,6 +76,19 @@ class Step:
     """Reuse earlier answers (exact or semantic); None never caches."""
     cascade: Cascade | None = None
     """Escalate to higher tiers when this tier's answer is invalid or not accepted."""
+    continues: Step | None = None
+    """An earlier step whose conversation this one carries on: its prompt, its answer (as
+    the assistant's turn) and then this step's segments as the next user turn. On the same
+    model the whole earlier exchange is a prefix already in the KV cache, so only the new
+    turn is computed, and the step sees everything the earlier one saw."""
+
+    def __post_init__(self) -> None:
+        earlier = self.continues
+        if earlier is not None and any(seg.max_tokens is not None for seg in earlier.prompt):
+            raise ValueError(
+                "a step cannot continue one with token budgets: its prompt would have to be "
+                "fitted again exactly as it was"
+            )
 
     async def arun(self, state: Any, config: RunnableConfig) -> dict[str, Any]:
         """Run the step as a LangGraph node: answer from the cache, or call the tier(s)."""
@@ -153,7 +167,10 @@ class Step:
             budget = dataclasses.replace(
                 budget, summaries=await _summaries(prompt, values, node, first, budget)
             )
-        messages, trims = render_prompt(prompt, values, node=node, budget=budget)
+        if self.continues is None:
+            messages, trims = render_prompt(prompt, values, node=node, budget=budget)
+        else:
+            messages, trims = self.messages(values, node=node, prompt=prompt), ()
         trimmed = tuple(trim.describe() for trim in trims)
         attempts: list[StepRecord] = []
         for attempt, tier in enumerate(tiers):
@@ -195,6 +212,29 @@ class Step:
                 return value, [*attempts, record]
             attempts.append(execution.escalated(record, reason))
         raise AssertionError("unreachable: the last tier returns or raises")
+
+    def messages(
+        self, values: Mapping[str, Any], *, node: str, prompt: tuple[Segment, ...] | None = None
+    ) -> tuple[Message, ...]:
+        """The messages the step sends for ``values``, token budgets aside (lint uses this).
+
+        A continuing step sends the earlier step's messages and answer, then its own
+        segments (``prompt``, by default all of them) as one user turn.
+        """
+        prompt = self.prompt if prompt is None else prompt
+        earlier = self.continues
+        if earlier is None:
+            return render_messages(prompt, values, node=node)
+        answer = values.get(earlier.writes)
+        if answer is None:
+            raise WorkflowError(
+                f"node {node!r} continues a step that writes {earlier.writes!r}, "
+                "which the state does not hold yet"
+            )
+        before = earlier.messages(values, node=f"{node} (continued)")
+        said = answer if isinstance(answer, str) else json.dumps(answer, default=str)
+        turn = "\n\n".join(render_segment(segment, values, node=node) for segment in prompt)
+        return (*before, Message("assistant", said), Message("user", turn))
 
     def _token_budget(self, execution: ExecutionContext, tier: str) -> TokenBudget | None:
         """How the prompt is fitted on ``tier``; None when no segment has a budget."""
@@ -269,9 +309,8 @@ class Step:
 
     def fingerprint(self) -> str:
         """Hash of templates, budgets and output schema: a change invalidates the cache."""
-        schema = None if self.output is None else self.output.model_json_schema()
-        templates = [(s.name, s.template + _budget_mark(s), int(s.stability)) for s in self.prompt]
-        return prompt_fingerprint(templates, schema)
+        own = _fingerprint(self.prompt, self.output)
+        return own if self.continues is None else f"{self.continues.fingerprint()}+{own}"
 
     def _hit_record(self, node: str, tier: str, hit: CacheHit, started: float) -> StepRecord:
         return StepRecord(
@@ -292,6 +331,8 @@ class Step:
 
         Prefilling it (``Runtime.warm_up``) leaves its KV state cached for the first caller.
         """
+        if self.continues is not None:  # its prefix is the earlier step's
+            return self.continues.static_prefix()
         stable = tuple(s for s in self.prompt if s.stability <= Stability.NODE)
         return render_messages((*stable, _EMPTY_INPUT), {}, node="(warm-up)")
 
@@ -336,6 +377,14 @@ def _as_mapping(state: Any) -> Mapping[str, Any]:
     if isinstance(state, BaseModel):
         return dict(state)
     raise TypeError(f"a Step reads a dict or Pydantic state, got {type(state).__name__}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _fingerprint(prompt: tuple[Segment, ...], output: type[BaseModel] | None) -> str:
+    """A step's fingerprint, computed once: generating a JSON schema takes about 0.5 ms."""
+    schema = None if output is None else output.model_json_schema()
+    templates = [(s.name, s.template + _budget_mark(s), int(s.stability)) for s in prompt]
+    return prompt_fingerprint(templates, schema)
 
 
 def _budget_mark(segment: Segment) -> str:

@@ -44,9 +44,10 @@ async def test_support_triage_runs_on_both_tiers_and_reuses_the_policy_prefix(
     assert "billing-double-charge" in record.output["faq"]
     assert record.output["answer"]
     assert isinstance(record.output["verdict"]["compliant"], bool)
-    policy_check = record.steps[2]
-    # policy_check starts with the same support policy as answer, on the same model
-    assert policy_check.usage.cached_input_tokens > 250
+    answer, policy_check = record.steps[1:]
+    # policy_check carries on answer's conversation on the same model: the whole answer
+    # prompt (and some of the draft) is a cached prefix
+    assert policy_check.usage.cached_input_tokens >= answer.usage.input_tokens
     assert_costs_add_up(runtime, record)
     stored = runtime.runs.get(record.run_id)
     assert stored is not None and stored["cost_usd"] == record.cost_usd
@@ -175,11 +176,8 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
 async def test_after_warm_up_the_first_execution_finds_every_prefix_cached(tmp_path: Path) -> None:
     runtime = Runtime(isolated(load_config(REPO / "tierwise.toml"), tmp_path))
     warm = await runtime.warm_up("support_triage")
-    assert [(s.node, s.tier) for s in warm] == [
-        ("classify", "large"),
-        ("answer", "small"),
-        ("policy_check", "small"),
-    ]
+    # policy_check continues answer's conversation: one prefix, warmed once
+    assert [(s.node, s.tier) for s in warm] == [("classify", "large"), ("answer", "small")]
     assert all(s.usage.output_tokens <= 1 for s in warm)
     record = await runtime.run("support_triage", QUESTION)
     await runtime.aclose()

@@ -191,3 +191,51 @@ async def test_a_route_in_the_config_moves_a_node_to_another_tier(
         ("reply", "large"),
     ]
     assert clients["small"].requests == []
+
+
+CHECK = Step(
+    tier="small",
+    continues=CLASSIFY,
+    prompt=(Segment.node("task", "Now check the label you gave."),),
+    writes="reply",
+)
+
+
+async def test_a_continuing_step_carries_on_the_earlier_conversation(
+    runtime: Runtime, clients: dict[str, FakeTierClient]
+) -> None:
+    builder = StateGraph(State)
+    add_step(builder, "classify", CLASSIFY)
+    add_step(builder, "check", CHECK)
+    builder.add_edge(START, "classify")
+    builder.add_edge("classify", "check")
+    builder.add_edge("check", END)
+    with runtime.execution("demo"):
+        await builder.compile().ainvoke({"text": "charged twice"})
+    first, second = (request.messages for request in clients["small"].requests)
+    # the earlier prompt is the new one's prefix, then its answer and the new turn
+    assert second[: len(first)] == first
+    assert [m.role for m in second[len(first) :]] == ["assistant", "user"]
+    assert second[-2].content == '{"label": "billing"}'
+    assert second[-1].content == "Now check the label you gave."
+    assert CHECK.fingerprint().startswith(CLASSIFY.fingerprint())
+    assert CHECK.static_prefix() == CLASSIFY.static_prefix()
+
+
+async def test_a_continuing_step_needs_the_earlier_answer(runtime: Runtime) -> None:
+    builder = StateGraph(State)
+    add_step(builder, "check", CHECK)
+    builder.add_edge(START, "check")
+    builder.add_edge("check", END)
+    with runtime.execution("demo"), pytest.raises(WorkflowError, match="writes 'label'"):
+        await builder.compile().ainvoke({"text": "charged twice"})
+
+
+def test_a_step_with_token_budgets_cannot_be_continued() -> None:
+    budgeted = Step(
+        tier="small",
+        writes="reply",
+        prompt=(Segment.volatile("text", "{text}", max_tokens=10, overflow="truncate"),),
+    )
+    with pytest.raises(ValueError, match="token budgets"):
+        Step(tier="small", writes="label", prompt=(), continues=budgeted)
