@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -302,11 +304,21 @@ def bench(
     from runtime.evaluation import bench as run_bench
     from runtime.evaluation import load_dataset, workload
 
+    # both sides start with empty step caches, as `eval run` does: a bench run never
+    # answers from entries an earlier run left in .tierwise
+    states = contextlib.ExitStack()
     try:
         requests = workload(load_dataset(dataset), executions)
-        naive = Runtime(load_config(naive_config))
-        tierwise = Runtime(load_config(config))
+        naive, tierwise = (
+            Runtime(
+                load_config(path).model_copy(
+                    update={"state_dir": Path(states.enter_context(tempfile.TemporaryDirectory()))}
+                )
+            )
+            for path in (naive_config, config)
+        )
     except TierwiseError as exc:
+        states.close()
         raise fail(exc) from exc
 
     async def both() -> Any:
@@ -322,7 +334,8 @@ def bench(
             await tierwise.aclose()
 
     try:
-        result = asyncio.run(both()).as_dict()
+        with states:
+            result = asyncio.run(both()).as_dict()
     except TierwiseError as exc:
         raise fail(exc) from exc
     if json_file is not None:

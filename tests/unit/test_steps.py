@@ -239,3 +239,16 @@ def test_a_step_with_token_budgets_cannot_be_continued() -> None:
     )
     with pytest.raises(ValueError, match="token budgets"):
         Step(tier="small", writes="label", prompt=(), continues=budgeted)
+
+
+def test_a_step_runs_under_the_synchronous_invoke_too(
+    runtime: Runtime, clients: dict[str, FakeTierClient]
+) -> None:
+    builder = StateGraph(State)
+    add_step(builder, "classify", CLASSIFY)
+    builder.add_edge(START, "classify")
+    builder.add_edge("classify", END)
+    with runtime.execution("demo") as execution:
+        out = builder.compile().invoke({"text": "charged twice"})
+    assert out["label"] == {"label": "billing"}
+    assert [s.node for s in execution.steps] == ["classify"]
