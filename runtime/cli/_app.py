@@ -344,11 +344,11 @@ def bench(
     table = Table("measure", "naive", "tierwise", "tierwise / naive", title=f"bench: {workflow}")
     for key, naive_value in result["naive"].items():
         value = result["tierwise"][key]
-        ratio = value / naive_value if naive_value else None
+        ratio = value / naive_value if naive_value and value is not None else None
         table.add_row(
             key,
-            f"{naive_value:.6g}",
-            f"{value:.6g}",
+            "-" if naive_value is None else f"{naive_value:.6g}",
+            "-" if value is None else f"{value:.6g}",
             "-" if ratio is None else f"{ratio:.3f}x",
         )
     console().print(table)

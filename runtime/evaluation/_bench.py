@@ -79,6 +79,9 @@ class Side:
     cache_hit_rate: float
     overhead_ms_per_step: float
     """Execution time not spent in model calls or cache lookups, per step."""
+    fully_cached_p95_latency_ms: float | None
+    """p95 latency of the executions whose every step was answered from the step cache
+    (None when there were none: the naive side never caches)."""
     executions_per_s: float
 
 
@@ -155,6 +158,11 @@ def _measure(runs: list[tuple[Request, ExecutionRecord | None]], seconds: float)
     ]
     prompt = sum(step.usage.input_tokens for step in later_calls)
     model_and_lookup = sum(step.latency_ms + step.lookup_ms for step in steps)
+    cached = [
+        record.latency_ms
+        for record in records
+        if record.steps and all(s.cache in ("exact", "semantic") for s in record.steps)
+    ]
     return Side(
         executions=len(runs),
         failures=len(runs) - len(done),
@@ -176,4 +184,5 @@ def _measure(runs: list[tuple[Request, ExecutionRecord | None]], seconds: float)
         if steps
         else 0.0,
         executions_per_s=len(records) / seconds if seconds else 0.0,
+        fully_cached_p95_latency_ms=nearest_rank(sorted(cached), 0.95) if cached else None,
     )

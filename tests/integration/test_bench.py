@@ -50,4 +50,7 @@ def test_bench_writes_both_sides_and_their_ratios_under_stable_keys(tmp_path: Pa
     assert set(result["ratios"]) == {"cost_per_execution", "p95_latency_ms", "quality"}
     assert result["naive"]["prefix_reuse"] < 0.05  # a fresh header before every prompt
     assert result["naive"]["cache_hit_rate"] == 0.0
+    assert result["naive"]["fully_cached_p95_latency_ms"] is None
+    cached_p95 = result["tierwise"]["fully_cached_p95_latency_ms"]  # the exact repeat
+    assert 0 < cached_p95 < result["tierwise"]["p95_latency_ms"]
     assert result["tierwise"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
