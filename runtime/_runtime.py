@@ -210,6 +210,7 @@ class Runtime:
             volatile_header=volatile_header,
             lane=lane,
             routes=self.config.routes.get(workflow, {}),
+            cache_thresholds=self.config.cache_thresholds.get(workflow, {}),
             ablated=ablated,
         )
         identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant, "lane": lane}

@@ -208,7 +208,16 @@ def eval_calibrate(
     holdout: Annotated[float, typer.Option(help="Share of the items held out for proof")] = 0.3,
     limit: Annotated[int | None, typer.Option(min=2, help="Only the first N items")] = None,
     out: Annotated[
-        Path | None, typer.Option(help="Write the chosen [routes.<workflow>] table here")
+        Path | None,
+        typer.Option(help="Write the chosen [routes.<workflow>] (and thresholds) table here"),
+    ] = None,
+    cache_threshold: Annotated[
+        list[float] | None,
+        typer.Option(
+            min=0.01,
+            max=1.0,
+            help="A semantic cache threshold to try on the chosen routing (repeatable)",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
     config: Annotated[
@@ -217,14 +226,15 @@ def eval_calibrate(
 ) -> None:
     """The cheapest routing of nodes to tiers that keeps ``--target`` of all-large quality.
 
-    Every routing is tried on part of the set; the choice is proved on the held-out rest.
+    Every routing is tried on part of the set, then each ``--cache-threshold`` on the
+    chosen routing's semantic steps; the choice is proved on the held-out rest.
     """
     from rich.progress import Progress
 
     from runtime._runtime import Runtime
     from runtime.config import load_config
     from runtime.errors import ConfigError
-    from runtime.evaluation import calibrate, load_dataset, routable_nodes
+    from runtime.evaluation import calibrate, load_dataset, routable_nodes, semantic_nodes
 
     try:
         items = load_dataset(dataset)[:limit]
@@ -234,7 +244,11 @@ def eval_calibrate(
     except (InputError, ConfigError) as exc:
         raise fail(exc) from exc
     asyncio.run(runtime.aclose())
-    runs = len(loaded.tiers) ** len(routable_nodes(found)) * len(items) + len(items)
+    thresholds = cache_threshold or []
+    if thresholds and not semantic_nodes(found):
+        raise fail(InputError(f"workflow {workflow!r} has no semantic cache to calibrate"))
+    runs = (len(loaded.tiers) ** len(routable_nodes(found)) + len(thresholds)) * len(items)
+    runs += len(items)
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("routings", total=runs)
         try:
@@ -245,6 +259,7 @@ def eval_calibrate(
                     items,
                     target=target,
                     holdout=holdout,
+                    cache_thresholds=thresholds,
                     on_item=functools.partial(progress.advance, task),
                 )
             )
@@ -255,12 +270,14 @@ def eval_calibrate(
     if as_json:
         body = {
             "routes": result.chosen.routes,
+            "cache_thresholds": result.chosen.cache_thresholds,
             "holds": result.holds,
             "calibration": {
                 "items": result.calibration_items,
                 "chosen": result.chosen.result.as_dict(),
                 "baseline": result.baseline.result.as_dict(),
                 "routings": [r.result.as_dict() for r in result.routings],
+                "threshold_trials": [r.result.as_dict() for r in result.threshold_trials],
             },
             "holdout": {
                 "items": result.holdout_items,
@@ -276,7 +293,8 @@ def eval_calibrate(
         "mean cost USD",
         title=f"{workflow}: routings on {result.calibration_items} calibration items",
     )
-    for routing in sorted(result.routings, key=lambda r: r.result.mean_cost_usd):
+    tried = [*result.routings, *result.threshold_trials]
+    for routing in sorted(tried, key=lambda r: r.result.mean_cost_usd):
         mark = " (chosen)" if routing is result.chosen else ""
         table.add_row(
             routing.result.config + mark,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -265,6 +266,17 @@ class LaneSettings(_Strict):
     """Longest a batch call waits for a slot (interactive calls wait ``max_wait_s``)."""
 
 
+def _registered(names: Iterable[str], info: ValidationInfo, *, what: str) -> None:
+    """Refuse settings for workflows the file does not register (a typo would be ignored)."""
+    workflows = info.data.get("workflows") or {}
+    unknown = sorted(set(names) - set(workflows))
+    if unknown:
+        raise ValueError(
+            f"{what.replace('_', ' ')} for unregistered workflow {', '.join(unknown)} "
+            f"(registered: {', '.join(workflows) or 'none'})"
+        )
+
+
 class TierwiseConfig(_Strict):
     """The whole configuration file."""
 
@@ -291,32 +303,24 @@ class TierwiseConfig(_Strict):
     routes: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Workflow -> node -> tier: run a node on another tier than it declares (what
     ``tierwise eval calibrate`` writes)."""
+    cache_thresholds: dict[str, dict[str, Annotated[float, Field(gt=0, le=1)]]] = Field(
+        default_factory=dict
+    )
+    """Workflow -> node -> the similarity its semantic cache hits need, overriding the
+    node's ``CachePolicy.threshold`` (what ``tierwise eval calibrate --cache-thresholds``
+    writes)."""
     _source: str = PrivateAttr(default="<in memory>")
 
-    @field_validator("budgets")
+    @field_validator("cache_thresholds", "budgets")
     @classmethod
-    def _budgets_name_workflows(
-        cls, budgets: dict[str, BudgetSpec], info: ValidationInfo
-    ) -> dict[str, BudgetSpec]:
-        workflows = info.data.get("workflows") or {}
-        unknown = sorted(set(budgets) - set(workflows))
-        if unknown:
-            raise ValueError(
-                f"budget for unregistered workflow {', '.join(unknown)} "
-                f"(registered: {', '.join(workflows) or 'none'})"
-            )
-        return budgets
+    def _keys_name_workflows(cls, per_workflow: dict[str, Any], info: ValidationInfo) -> Any:
+        _registered(per_workflow, info, what=str(info.field_name).removesuffix("s"))
+        return per_workflow
 
     @field_validator("lanes")
     @classmethod
     def _lanes_name_workflows(cls, lanes: LaneSettings, info: ValidationInfo) -> LaneSettings:
-        workflows = info.data.get("workflows") or {}
-        unknown = sorted(set(lanes.workflows) - set(workflows))
-        if unknown:
-            raise ValueError(
-                f"lane for unregistered workflow {', '.join(unknown)} "
-                f"(registered: {', '.join(workflows) or 'none'})"
-            )
+        _registered(lanes.workflows, info, what="lane")
         return lanes
 
     @field_validator("routes")

@@ -1,7 +1,13 @@
 """Measuring workflows: datasets, scorers, per-configuration results and reports."""
 
 from runtime.evaluation._bench import BenchResult, Request, Side, bench, workload
-from runtime.evaluation._calibrate import Calibration, Routing, calibrate, routable_nodes
+from runtime.evaluation._calibrate import (
+    Calibration,
+    Routing,
+    calibrate,
+    routable_nodes,
+    semantic_nodes,
+)
 from runtime.evaluation._harness import (
     ConfigResult,
     EvalItem,
@@ -29,6 +35,7 @@ __all__ = [
     "load_dataset",
     "lookup",
     "routable_nodes",
+    "semantic_nodes",
     "workload",
     "write_report",
 ]

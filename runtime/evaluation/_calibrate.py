@@ -4,21 +4,26 @@ Every node that calls a model (a Step, or a hand-written node with a tier) may r
 configured tier. The eval set is split into a calibration part and a held-out part. On
 the calibration part, every routing is evaluated, the all-on-the-largest-tier baseline
 among them; the cheapest routing whose quality is at least ``target`` times the
-baseline's is chosen. The chosen routing and the baseline are then run on the held-out
-part, which no choice saw: those are the numbers that say whether the choice holds.
+baseline's is chosen. Given semantic cache thresholds to try, the chosen routing is then
+run with each of them on its semantic steps, and the cheapest that still keeps the target
+is kept (a lower threshold answers more from the cache, and more of it wrongly). The
+choice and the baseline are then run on the held-out part, which no choice saw: those are
+the numbers that say whether the choice holds.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
+from runtime.cache import CacheMode
 from runtime.config import TierwiseConfig
 from runtime.errors import InputError
 from runtime.evaluation._harness import ConfigResult, EvalItem, Scorer, evaluate_config
 from runtime.registry import Workflow
-from runtime.steps import TIER_KEY
+from runtime.steps import TIER_KEY, steps_of
 
 MAX_ROUTINGS = 64
 """More routings than this would take hours on one machine: narrow the nodes or tiers."""
@@ -30,6 +35,8 @@ class Routing:
 
     routes: dict[str, str]
     result: ConfigResult
+    cache_thresholds: dict[str, float] = field(default_factory=dict)
+    """Semantic steps' thresholds tried with the routing (none: the policies' own)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -44,6 +51,8 @@ class Calibration:
     baseline: Routing
     """Every node on the most capable (last) tier."""
     routings: list[Routing]
+    threshold_trials: list[Routing]
+    """The chosen routing with each semantic cache threshold tried (empty: none asked)."""
     chosen: Routing
     holdout_chosen: ConfigResult
     holdout_baseline: ConfigResult
@@ -65,6 +74,11 @@ class Calibration:
             f"[routes.{self.workflow}]",
             *(f'{node} = "{tier}"' for node, tier in sorted(self.chosen.routes.items())),
         ]
+        if self.chosen.cache_thresholds:
+            lines += [
+                f"[cache_thresholds.{self.workflow}]",
+                *(f"{node} = {t}" for node, t in sorted(self.chosen.cache_thresholds.items())),
+            ]
         return "\n".join(lines) + "\n"
 
 
@@ -74,6 +88,15 @@ def routable_nodes(workflow: Workflow) -> list[str]:
         name
         for name, spec in workflow.graph.builder.nodes.items()
         if isinstance((spec.metadata or {}).get(TIER_KEY), str)
+    ]
+
+
+def semantic_nodes(workflow: Workflow) -> list[str]:
+    """Steps whose answers the semantic cache reuses: the ones a threshold applies to."""
+    return [
+        name
+        for name, step in steps_of(workflow.graph.builder).items()
+        if step.cache is not None and step.cache.mode is CacheMode.SEMANTIC
     ]
 
 
@@ -97,9 +120,13 @@ async def calibrate(
     target: float,
     holdout: float,
     scorer: Scorer = "field",
+    cache_thresholds: Sequence[float] = (),
     on_item: Callable[[], None] | None = None,
 ) -> Calibration:
-    """Search every routing on the calibration part; prove the cheapest good one on the rest."""
+    """The cheapest routing (and cache threshold) on the calibration part, proved on the rest.
+
+    Every routing is searched; then each of ``cache_thresholds`` on the chosen routing.
+    """
     nodes = routable_nodes(workflow)
     tiers = list(config.tiers)
     if not nodes:
@@ -111,11 +138,21 @@ async def calibrate(
         )
     calibration, held_out = split(items, holdout)
 
-    async def evaluate(routes: dict[str, str], part: list[EvalItem]) -> ConfigResult:
-        routed = config.model_copy(update={"routes": {**config.routes, workflow.name: routes}})
+    async def evaluate(
+        routes: dict[str, str], part: list[EvalItem], thresholds: dict[str, float] | None = None
+    ) -> ConfigResult:
+        update: dict[str, Any] = {"routes": {**config.routes, workflow.name: routes}}
         label = ", ".join(f"{node}={tier}" for node, tier in routes.items())
+        if thresholds:
+            update["cache_thresholds"] = {**config.cache_thresholds, workflow.name: thresholds}
+            label += ", " + ", ".join(f"{node}@{t}" for node, t in thresholds.items())
         return await evaluate_config(
-            routed, workflow.name, part, scorer=scorer, on_item=on_item, label=label
+            config.model_copy(update=update),
+            workflow.name,
+            part,
+            scorer=scorer,
+            on_item=on_item,
+            label=label,
         )
 
     routings = [
@@ -129,6 +166,15 @@ async def calibrate(
     baseline = next(r for r in routings if r.routes == largest)
     good = [r for r in routings if r.result.quality >= target * baseline.result.quality]
     chosen = min(good, key=lambda r: r.result.mean_cost_usd)  # the baseline is always good
+    trials = []
+    semantic = semantic_nodes(workflow) if cache_thresholds else []
+    for threshold in sorted(set(cache_thresholds), reverse=True):  # ties: the safer one
+        thresholds = dict.fromkeys(semantic, threshold)
+        result = await evaluate(chosen.routes, calibration, thresholds)
+        trials.append(Routing(routes=chosen.routes, result=result, cache_thresholds=thresholds))
+    kept = [t for t in trials if t.result.quality >= target * baseline.result.quality]
+    if kept:
+        chosen = min([chosen, *kept], key=lambda r: r.result.mean_cost_usd)
     return Calibration(
         workflow=workflow.name,
         target=target,
@@ -136,7 +182,8 @@ async def calibrate(
         holdout_items=len(held_out),
         baseline=baseline,
         routings=routings,
+        threshold_trials=trials,
         chosen=chosen,
-        holdout_chosen=await evaluate(chosen.routes, held_out),
+        holdout_chosen=await evaluate(chosen.routes, held_out, chosen.cache_thresholds),
         holdout_baseline=await evaluate(baseline.routes, held_out),
     )

@@ -69,6 +69,9 @@ class ExecutionContext:
     """Traffic lane of the model calls: ``batch`` yields to ``interactive`` at each tier."""
     routes: Mapping[str, str] = field(default_factory=dict)
     """Node -> tier, overriding the tier the node declares (``[routes.<workflow>]``)."""
+    cache_thresholds: Mapping[str, float] = field(default_factory=dict)
+    """Node -> semantic cache threshold, overriding the node's policy
+    (``[cache_thresholds.<workflow>]``)."""
     ablated: frozenset[tuple[str, str]] = frozenset()
     """(node, segment) pairs left out of the prompts: ``tierwise audit --ablate``."""
     volatile_header: bool = False

@@ -280,6 +280,9 @@ class Step:
         policy = self.cache
         if policy is None or policy.mode is CacheMode.OFF or execution.cache is None:
             return None
+        threshold = execution.cache_thresholds.get(node)
+        if threshold is not None and policy.mode is CacheMode.SEMANTIC:
+            policy = dataclasses.replace(policy, threshold=threshold)
         scope = CacheScope(
             workflow=execution.workflow,
             node=node,

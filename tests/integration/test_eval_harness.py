@@ -58,7 +58,7 @@ def test_calibrate_chooses_the_cheapest_good_routing_and_proves_it_on_held_out_i
         [
             "eval", "calibrate", "support_triage", "--dataset", str(dataset), "--json",
             "--config", str(REPO / "tierwise.toml"), "--holdout", "0.5", "--target", "0.9",
-            "--out", str(routes),
+            "--out", str(routes), "--cache-threshold", "0.7", "--cache-threshold", "0.95",
         ],
     )  # fmt: skip
 
@@ -69,8 +69,11 @@ def test_calibrate_chooses_the_cheapest_good_routing_and_proves_it_on_held_out_i
     assert len(calibration["routings"]) == 2**3  # three model nodes, two tiers
     chosen, baseline = calibration["chosen"], calibration["baseline"]
     assert chosen["quality"] >= 0.9 * baseline["quality"]
+    # then each cache threshold on the chosen routing's one semantic step (classify)
+    assert len(calibration["threshold_trials"]) == 2
+    assert body["cache_thresholds"] in ({}, {"classify": 0.7}, {"classify": 0.95})
     cheaper_and_good = [
-        r for r in calibration["routings"]
+        r for r in calibration["routings"] + calibration["threshold_trials"]
         if r["quality"] >= 0.9 * baseline["quality"]
         and r["mean_cost_usd"] < chosen["mean_cost_usd"]
     ]  # fmt: skip
@@ -78,7 +81,8 @@ def test_calibrate_chooses_the_cheapest_good_routing_and_proves_it_on_held_out_i
     assert set(body["routes"]) == {"classify", "answer", "policy_check"}
     held = body["holdout"]
     assert body["holds"] == (held["chosen"]["quality"] >= 0.9 * held["baseline"]["quality"])
-    written = tomllib.loads(routes.read_text())["routes"]
-    raw = {**tomllib.loads((REPO / "tierwise.toml").read_text()), "routes": written}
+    written = tomllib.loads(routes.read_text())
+    raw = {**tomllib.loads((REPO / "tierwise.toml").read_text()), **written}
     config = parse_config(raw, source="routes.toml", base_dir=tmp_path)  # a valid config
     assert config.routes["support_triage"] == body["routes"]
+    assert config.cache_thresholds.get("support_triage", {}) == body["cache_thresholds"]

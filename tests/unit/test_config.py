@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runtime.config import load_config, parse_config
+from runtime.config import TierwiseConfig, load_config, parse_config
 from runtime.errors import ConfigError, WorkflowError
 from tests.fakes import TIERS
 
@@ -151,3 +152,17 @@ def test_routes_name_registered_workflows_and_configured_tiers(tmp_path: Path) -
             source="x.toml",
             base_dir=tmp_path,
         )
+
+
+def test_cache_thresholds_name_registered_workflows_and_are_similarities(tmp_path: Path) -> None:
+    workflows = {"triage": "graphs.support_triage:build"}
+
+    def parse(thresholds: dict[str, Any]) -> TierwiseConfig:
+        raw = {"tiers": TIERS, "workflows": workflows, "cache_thresholds": thresholds}
+        return parse_config(raw, source="x.toml", base_dir=tmp_path)
+
+    assert parse({"triage": {"classify": 0.85}}).cache_thresholds == {"triage": {"classify": 0.85}}
+    with pytest.raises(ConfigError, match=r"cache_thresholds: .*unregistered workflow nope"):
+        parse({"nope": {"classify": 0.85}})
+    with pytest.raises(ConfigError, match=r"x.toml: cache_thresholds.triage.classify: .*1"):
+        parse({"triage": {"classify": 1.5}})

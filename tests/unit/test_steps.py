@@ -252,3 +252,53 @@ def test_a_step_runs_under_the_synchronous_invoke_too(
         out = builder.compile().invoke({"text": "charged twice"})
     assert out["label"] == {"label": "billing"}
     assert [s.node for s in execution.steps] == ["classify"]
+
+
+class RecordingIndex:
+    """A semantic index that finds nothing and remembers the thresholds it was asked for."""
+
+    def __init__(self) -> None:
+        self.thresholds: list[float] = []
+
+    async def search(self, scope: Any, policy: Any, text: str) -> None:
+        self.thresholds.append(policy.threshold)
+
+    async def add(self, scope: Any, policy: Any, answer: Any) -> None:
+        return None
+
+    async def feedback(self, entry: str, similarity: float, *, correct: bool) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(("configured", "used"), [({}, 0.8), ({"classify": 0.93}, 0.93)])
+async def test_a_configured_cache_threshold_overrides_the_steps_policy(
+    tmp_path: Any,
+    clients: dict[str, FakeTierClient],
+    configured: dict[str, float],
+    used: float,
+) -> None:
+    from runtime import CachePolicy
+    from runtime.cache import MemoryStore, StepCache
+
+    config = fake_config(tmp_path, cache_thresholds={})
+    config = config.model_copy(update={"cache_thresholds": {"demo": configured}})
+    runtime = Runtime(config, clients=clients)
+    index = RecordingIndex()
+    runtime.cache = StepCache(MemoryStore(), semantic=lambda: index, timeout_s=1.0)
+    cached = Step(
+        tier="small",
+        output=Label,
+        writes="label",
+        prompt=CLASSIFY.prompt,
+        cache=CachePolicy.classification("text"),
+    )
+    builder = StateGraph(State)
+    add_step(builder, "classify", cached)
+    builder.add_edge(START, "classify")
+    builder.add_edge("classify", END)
+    with runtime.execution("demo"):
+        await builder.compile().ainvoke({"text": "charged twice"})
+    assert index.thresholds == [used]
