@@ -6,7 +6,8 @@ the calibration part, every routing is evaluated, the all-on-the-largest-tier ba
 among them; the cheapest routing whose quality is at least ``target`` times the
 baseline's is chosen. Given semantic cache thresholds to try, the chosen routing is then
 run with each of them on its semantic steps, and the cheapest that still keeps the target
-is kept (a lower threshold answers more from the cache, and more of it wrongly). The
+and answers more from the cache than the policy's own threshold is kept (a lower
+threshold answers more from the cache, and more of it wrongly). The
 choice and the baseline are then run on the held-out part, which no choice saw: those are
 the numbers that say whether the choice holds.
 """
@@ -172,7 +173,14 @@ async def calibrate(
         thresholds = dict.fromkeys(semantic, threshold)
         result = await evaluate(chosen.routes, calibration, thresholds)
         trials.append(Routing(routes=chosen.routes, result=result, cache_thresholds=thresholds))
-    kept = [t for t in trials if t.result.quality >= target * baseline.result.quality]
+    # a threshold earns its place only by answering more from the cache; with no more
+    # hits than the policy's own threshold, a cost difference is the models' variance
+    kept = [
+        t
+        for t in trials
+        if t.result.quality >= target * baseline.result.quality
+        and t.result.cache_hit_rate > chosen.result.cache_hit_rate
+    ]
     if kept:
         chosen = min([chosen, *kept], key=lambda r: r.result.mean_cost_usd)
     return Calibration(
