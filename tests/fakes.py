@@ -11,10 +11,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from runtime import TierwiseConfig
+from runtime._sequences import common_prefix_length
 from runtime.config import parse_config
 from runtime.costs import Usage
 from runtime.engines import ChatRequest, ChatResult
-from runtime.engines._prefix_cache import longest_common_prefix
 
 TIERS = {
     "small": {
@@ -67,7 +67,7 @@ class FakeTierClient:
     async def chat(self, request: ChatRequest) -> ChatResult:
         self.requests.append(request)
         words = _words(request)
-        cached = max((longest_common_prefix(words, seen) for seen in self._seen), default=0)
+        cached = max((common_prefix_length(words, seen) for seen in self._seen), default=0)
         self._seen.append(words)
         text = self.answer(request)
         return ChatResult(

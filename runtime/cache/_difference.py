@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from runtime._sequences import common_prefix_length
 from runtime.cache._lexicon import lexicon, stem
 
 SAME_WORDS_BONUS = 0.1
@@ -123,11 +124,7 @@ def _words(text: str) -> tuple[_Word, ...]:
 
 
 def _same_family(a: str, b: str) -> bool:
-    shared = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        shared += 1
+    shared = common_prefix_length(a, b)
     return shared >= _SHARED_PREFIX and shared >= 0.6 * min(len(a), len(b))
 
 

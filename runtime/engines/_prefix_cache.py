@@ -15,17 +15,9 @@ from typing import Any
 
 import diskcache
 
+from runtime._sequences import common_prefix_length
+
 Tokens = tuple[int, ...]
-
-
-def longest_common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Number of leading tokens that ``a`` and ``b`` share."""
-    shared = 0
-    for left, right in zip(a, b, strict=False):
-        if left != right:
-            break
-        shared += 1
-    return shared
 
 
 def best_prefix_key(keys: Iterable[Tokens], tokens: Sequence[int]) -> tuple[Tokens | None, int]:
@@ -33,7 +25,7 @@ def best_prefix_key(keys: Iterable[Tokens], tokens: Sequence[int]) -> tuple[Toke
     best: Tokens | None = None
     best_len = 0
     for key in keys:
-        shared = longest_common_prefix(key, tokens)
+        shared = common_prefix_length(key, tokens)
         if shared > best_len:
             best, best_len = key, shared
     return best, best_len

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime._sequences import common_prefix_length
 from runtime.prompts import Message, Segment, Stability
 from runtime.registry import Workflow
 from runtime.steps import Step, steps_of
@@ -165,12 +166,7 @@ def _flat(messages: tuple[Message, ...]) -> str:
 
 
 def _common(a: str, b: str) -> str:
-    length = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        length += 1
-    return a[:length]
+    return a[: common_prefix_length(a, b)]
 
 
 class Sample(Mapping[str, Any]):
