@@ -1,9 +1,11 @@
 """Runtime overhead per step, measured alone: no other execution competes for the cores.
 
 Overhead is what `tierwise bench` counts: execution time not spent in model calls or
-cache lookups, per step. Three rows: a bare three-node LangGraph graph of plain async
-functions (the floor LangGraph itself sets), support_triage answered entirely from the
-step cache, and support_triage with the cache off (every step a model call). Writes
+cache lookups, per step. Four rows: a bare three-node LangGraph graph of plain async
+functions (the floor LangGraph itself sets), the same graph with one real model call in
+each node (LangGraph's floor once inference has run on the same cores, as it has before
+every real step), support_triage answered entirely from the step cache, and
+support_triage with the cache off (every step a model call). Writes
 evals/reports/overhead.md.
 
     python -m evals.overhead [--cached 30] [--uncached 6]
@@ -16,6 +18,7 @@ import asyncio
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,10 @@ from typing_extensions import TypedDict
 
 from evals.prefix_reuse import REPO
 from runtime import Runtime, load_config
+from runtime.engines import ChatRequest
 from runtime.evaluation import load_dataset
 from runtime.execution import ExecutionRecord
+from runtime.prompts import Message
 
 
 class _State(TypedDict, total=False):
@@ -34,12 +39,8 @@ class _State(TypedDict, total=False):
     c: str
 
 
-async def bare_langgraph_ms_per_node(runs: int = 300) -> float:
-    """Milliseconds per node of a three-node graph whose nodes do nothing."""
-
-    async def node(state: _State) -> dict[str, str]:
-        return {"b": "x"}
-
+def three_nodes(node: Callable[[_State], Awaitable[dict[str, str]]]) -> Any:
+    """A compiled graph of three nodes in a row, each running ``node``."""
     builder = StateGraph(_State)
     for name in ("n1", "n2", "n3"):
         builder.add_node(name, node)
@@ -47,13 +48,43 @@ async def bare_langgraph_ms_per_node(runs: int = 300) -> float:
     builder.add_edge("n1", "n2")
     builder.add_edge("n2", "n3")
     builder.add_edge("n3", END)
-    graph = builder.compile()
+    return builder.compile()
+
+
+async def bare_langgraph_ms_per_node(runs: int = 300) -> float:
+    """Milliseconds per node of a three-node graph whose nodes do nothing."""
+
+    async def node(state: _State) -> dict[str, str]:
+        return {"b": "x"}
+
+    graph = three_nodes(node)
     for _ in range(20):
         await graph.ainvoke({"a": "q"})
     started = time.perf_counter()
     for _ in range(runs):
         await graph.ainvoke({"a": "q"})
     return (time.perf_counter() - started) / runs / 3 * 1000
+
+
+async def bare_langgraph_after_models_ms_per_node(runtime: Runtime, runs: int) -> float:
+    """The same graph, each node making one real model call: LangGraph's own time per node
+    (outside the calls) in the state the CPU is in after inference, as a real step's is."""
+    client, in_calls = runtime.tier_client("large"), 0.0
+
+    async def node(state: _State) -> dict[str, str]:
+        nonlocal in_calls
+        started = time.perf_counter()
+        request = ChatRequest(messages=(Message("user", state["a"]),), max_tokens=4)
+        await client.chat(request)
+        in_calls += time.perf_counter() - started
+        return {"b": "x"}
+
+    graph = three_nodes(node)
+    await graph.ainvoke({"a": "Say hi."})
+    in_calls, started = 0.0, time.perf_counter()
+    for _ in range(runs):
+        await graph.ainvoke({"a": "Say hi."})
+    return (time.perf_counter() - started - in_calls) / runs / 3 * 1000
 
 
 def overhead_ms_per_step(records: list[ExecutionRecord]) -> float:
@@ -78,12 +109,18 @@ async def measure(cached: int, uncached: int, state: Path) -> list[tuple[str, fl
             await runtime.run("support_triage", dict(item.input), use_cache=False)
             for item in items[1 : 1 + uncached]
         ]
+        after_models = await bare_langgraph_after_models_ms_per_node(runtime, 3 * uncached)
     finally:
         await runtime.aclose()
     latencies = sorted(r.latency_ms for r in hits)
     p95 = statistics.quantiles(latencies, n=20, method="inclusive")[18]
     return [
         ("bare LangGraph, per node", await bare_langgraph_ms_per_node(), "floor"),
+        (
+            "bare LangGraph, per node, each node one model call",
+            after_models,
+            "floor after inference",
+        ),
         (
             f"support_triage, fully cached ({cached} executions)",
             overhead_ms_per_step(hits),

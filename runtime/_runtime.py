@@ -211,6 +211,8 @@ class Runtime:
             lane=lane,
             routes=self.config.routes.get(workflow, {}),
             cache_thresholds=self.config.cache_thresholds.get(workflow, {}),
+            min_confidence=self.config.min_confidence.get(workflow, {}),
+            tier_order=tuple(self.config.tiers),
             ablated=ablated,
         )
         identity = {"run_id": run_id, "workflow": workflow, "tenant": tenant, "lane": lane}

@@ -209,7 +209,7 @@ def eval_calibrate(
     limit: Annotated[int | None, typer.Option(min=2, help="Only the first N items")] = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write the chosen [routes.<workflow>] (and thresholds) table here"),
+        typer.Option(help="Write the chosen [routes.<workflow>] (and threshold) tables here"),
     ] = None,
     cache_threshold: Annotated[
         list[float] | None,
@@ -217,6 +217,14 @@ def eval_calibrate(
             min=0.01,
             max=1.0,
             help="A semantic cache threshold to try on the chosen routing (repeatable)",
+        ),
+    ] = None,
+    min_confidence: Annotated[
+        list[float] | None,
+        typer.Option(
+            min=0.01,
+            max=0.99,
+            help="A confidence under which cheaper routings escalate, to try (repeatable)",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
@@ -227,7 +235,8 @@ def eval_calibrate(
     """The cheapest routing of nodes to tiers that keeps ``--target`` of all-large quality.
 
     Every routing is tried on part of the set, then each ``--cache-threshold`` on the
-    chosen routing's semantic steps; the choice is proved on the held-out rest.
+    chosen routing's semantic steps, then each ``--min-confidence`` as a cascade on the
+    routings cheaper than the choice; the choice is proved on the held-out rest.
     """
     from rich.progress import Progress
 
@@ -247,7 +256,10 @@ def eval_calibrate(
     thresholds = cache_threshold or []
     if thresholds and not semantic_nodes(found):
         raise fail(InputError(f"workflow {workflow!r} has no semantic cache to calibrate"))
-    runs = (len(loaded.tiers) ** len(routable_nodes(found)) + len(thresholds)) * len(items)
+    routings = len(loaded.tiers) ** len(routable_nodes(found))
+    floors = min_confidence or []
+    # at most: cascades are tried only on the routings cheaper than the choice
+    runs = (routings + len(thresholds) + (routings - 1) * len(floors)) * len(items)
     runs += len(items)
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("routings", total=runs)
@@ -260,6 +272,7 @@ def eval_calibrate(
                     target=target,
                     holdout=holdout,
                     cache_thresholds=thresholds,
+                    min_confidences=floors,
                     on_item=functools.partial(progress.advance, task),
                 )
             )
@@ -271,6 +284,7 @@ def eval_calibrate(
         body = {
             "routes": result.chosen.routes,
             "cache_thresholds": result.chosen.cache_thresholds,
+            "min_confidence": result.chosen.min_confidence,
             "holds": result.holds,
             "calibration": {
                 "items": result.calibration_items,
@@ -278,6 +292,7 @@ def eval_calibrate(
                 "baseline": result.baseline.result.as_dict(),
                 "routings": [r.result.as_dict() for r in result.routings],
                 "threshold_trials": [r.result.as_dict() for r in result.threshold_trials],
+                "confidence_trials": [r.result.as_dict() for r in result.confidence_trials],
             },
             "holdout": {
                 "items": result.holdout_items,
@@ -293,7 +308,7 @@ def eval_calibrate(
         "mean cost USD",
         title=f"{workflow}: routings on {result.calibration_items} calibration items",
     )
-    tried = [*result.routings, *result.threshold_trials]
+    tried = [*result.routings, *result.threshold_trials, *result.confidence_trials]
     for routing in sorted(tried, key=lambda r: r.result.mean_cost_usd):
         mark = " (chosen)" if routing is result.chosen else ""
         table.add_row(

@@ -309,9 +309,16 @@ class TierwiseConfig(_Strict):
     """Workflow -> node -> the similarity its semantic cache hits need, overriding the
     node's ``CachePolicy.threshold`` (what ``tierwise eval calibrate --cache-thresholds``
     writes)."""
+    min_confidence: dict[str, dict[str, Annotated[float, Field(gt=0, lt=1)]]] = Field(
+        default_factory=dict
+    )
+    """Workflow -> node -> the confidence its answer needs: under it, the answer escalates
+    to the tiers above (the step's ``Cascade.escalate_to`` when it has one, else every
+    configured tier after its own). What ``tierwise eval calibrate --min-confidence``
+    writes."""
     _source: str = PrivateAttr(default="<in memory>")
 
-    @field_validator("cache_thresholds", "budgets")
+    @field_validator("cache_thresholds", "min_confidence", "budgets")
     @classmethod
     def _keys_name_workflows(cls, per_workflow: dict[str, Any], info: ValidationInfo) -> Any:
         _registered(per_workflow, info, what=str(info.field_name).removesuffix("s"))

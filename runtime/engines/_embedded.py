@@ -3,7 +3,10 @@
 llama.cpp reuses the KV state of the longest common token prefix with the previous call,
 and a ``LlamaRAMCache`` keeps the states of several earlier prompts, so steps that share a
 stable prefix skip most of their prefill. The engine counts the prompt tokens it actually
-evaluated, so the cached-input count it reports is measured, not estimated.
+evaluated, so the cached-input count it reports is measured, not estimated. Asked for
+log-probabilities, it reads each sampled token's from the candidates it was picked from,
+after the output schema's grammar narrowed them (llama.cpp keeps no logits rows to read
+afterwards without ``logits_all``).
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from runtime.config import EmbeddedEngineSettings, TierSpec
 from runtime.costs import Usage
 from runtime.engines._packaged import SMOLLM2_135M, packaged_model_file
 from runtime.engines._prefix_cache import PrefixStateCache
-from runtime.engines._protocol import ChatRequest, ChatResult
+from runtime.engines._protocol import ChatRequest, ChatResult, confidence
 from runtime.errors import ModelError, ModelTimeoutError, ModelUnavailableError
 
 log = logging.getLogger(__name__)
@@ -45,6 +50,7 @@ class EmbeddedModel:
         with self._lock:
             self._llama.prompt_tokens_evaluated = None
             self._llama.prefill_done_at = None
+            self._llama.sampled_logprobs = [] if request.logprobs else None
             try:
                 response = self._llama.create_chat_completion(
                     messages=[{"role": m.role, "content": m.content} for m in request.messages],
@@ -57,6 +63,7 @@ class EmbeddedModel:
                 raise ModelError(f"{self.name}: {exc}") from exc
             evaluated = self._llama.prompt_tokens_evaluated
             prefilled = self._llama.prefill_done_at
+            logprobs = self._llama.sampled_logprobs
         usage = response["usage"]
         choice = response["choices"][0]
         prompt_tokens = int(usage["prompt_tokens"])
@@ -71,6 +78,7 @@ class EmbeddedModel:
             model=self.name,
             truncated=choice.get("finish_reason") == "length",
             ttft_ms=None if prefilled is None else (prefilled - started) * 1000,
+            confidence=None if logprobs is None else confidence(logprobs),
         )
 
     def close(self) -> None:
@@ -86,6 +94,7 @@ def _response_format(schema: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
     try:
+        import llama_cpp
         from llama_cpp import Llama
     except ImportError as exc:  # pragma: no cover - the install always has it
         raise ModelUnavailableError("llama-cpp-python is not installed") from exc
@@ -100,6 +109,10 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
         prompt_tokens_evaluated: int | None = None
         prefill_done_at: float | None = None
         """When the prompt was evaluated: the first token is sampled right after."""
+        sampled_logprobs: list[float] | None = None
+        """The sampled tokens' log-probabilities, collected when this is a list."""
+        _choices: tuple[Any, Any] = ((), ())
+        """The last position's allowed token ids and their log-probabilities."""
 
         def eval(self, tokens: Any) -> None:
             if self.prompt_tokens_evaluated is None:
@@ -108,6 +121,38 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
                 self.prefill_done_at = time.perf_counter()
                 return
             super().eval(tokens)
+
+        def _init_sampler(self, *args: Any, **kwargs: Any) -> Any:
+            """The library's sampler chain, with an observer before its final pick.
+
+            The observer sees the candidates after the output schema's grammar has ruled
+            tokens out, so a token the grammar forces counts as certain and only the
+            model's real choices lower the confidence.
+            """
+            sampler = super()._init_sampler(*args, **kwargs)
+            if self.sampled_logprobs is not None:
+                chain = sampler.sampler
+                final = llama_cpp.llama_sampler_chain_remove(
+                    chain, llama_cpp.llama_sampler_chain_n(chain) - 1
+                )
+                sampler.add_custom(self._observe)  # the library removes it before freeing
+                llama_cpp.llama_sampler_chain_add(chain, final)
+            return sampler
+
+        def _observe(self, candidates: Any) -> None:
+            array = candidates.contents
+            data = np.ctypeslib.as_array(array.data, shape=(array.size,))
+            allowed = np.isfinite(data["logit"])
+            logits = data["logit"][allowed].astype(np.float64)
+            top = logits.max()
+            self._choices = (data["id"][allowed], logits - top - np.log(np.exp(logits - top).sum()))
+
+        def sample(self, *args: Any, **kwargs: Any) -> Any:
+            token = super().sample(*args, **kwargs)
+            if self.sampled_logprobs is not None:
+                ids, logprobs = self._choices
+                self.sampled_logprobs.append(float(logprobs[np.flatnonzero(ids == token)[0]]))
+            return token
 
         def save_state(self) -> Any:
             # With logits_all=False the logits rows are never read after a restore (the

@@ -7,7 +7,6 @@ SGLang started with ``--enable-cache-report`` reports reused prefix tokens in
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import time
 from typing import Any
@@ -23,7 +22,7 @@ from tenacity import (
 
 from runtime.config import TierSpec
 from runtime.costs import Usage
-from runtime.engines._protocol import ChatRequest, ChatResult
+from runtime.engines._protocol import ChatRequest, ChatResult, confidence
 from runtime.errors import (
     ModelError,
     ModelRequestError,
@@ -212,11 +211,6 @@ def _token_logprobs(choice: dict[str, Any]) -> list[float]:
     """The sampled tokens' log-probabilities of a choice (or a streamed chunk's choice)."""
     content = (choice.get("logprobs") or {}).get("content") or []
     return [float(token["logprob"]) for token in content if token.get("logprob") is not None]
-
-
-def confidence(logprobs: list[float]) -> float | None:
-    """exp(mean log-probability): the geometric mean of the tokens' probabilities."""
-    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else None
 
 
 def _usage(usage: dict[str, Any]) -> Usage:

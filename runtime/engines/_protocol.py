@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -63,3 +64,8 @@ class TierClient(Protocol):
     async def aclose(self) -> None:
         """Release connections or memory."""
         ...
+
+
+def confidence(logprobs: list[float]) -> float | None:
+    """exp(mean log-probability): the geometric mean of the tokens' probabilities."""
+    return math.exp(sum(logprobs) / len(logprobs)) if logprobs else None

@@ -7,14 +7,19 @@ among them; the cheapest routing whose quality is at least ``target`` times the
 baseline's is chosen. Given semantic cache thresholds to try, the chosen routing is then
 run with each of them on its semantic steps, and the cheapest that still keeps the target
 and answers more from the cache than the policy's own threshold is kept (a lower
-threshold answers more from the cache, and more of it wrongly). The
-choice and the baseline are then run on the held-out part, which no choice saw: those are
-the numbers that say whether the choice holds.
+threshold answers more from the cache, and more of it wrongly). Given confidences to try,
+each routing cheaper than the choice (one that missed the target) is run again with its
+nodes below the largest tier escalating answers under that confidence: a cascade, which
+keeps the cheap tier's confident answers and pays the large tier for the rest. The
+cheapest that reaches the target wins. The choice and the baseline are then run on the
+held-out part, which no choice saw: those are the numbers that say whether the choice
+holds.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +43,16 @@ class Routing:
     result: ConfigResult
     cache_thresholds: dict[str, float] = field(default_factory=dict)
     """Semantic steps' thresholds tried with the routing (none: the policies' own)."""
+    min_confidence: dict[str, float] = field(default_factory=dict)
+    """Nodes that escalate answers under this confidence (none: as the steps declare)."""
+
+    def tables(self) -> dict[str, dict[str, Any]]:
+        """The workflow's config tables that these settings fill, by table name."""
+        return {
+            "routes": self.routes,
+            "cache_thresholds": self.cache_thresholds,
+            "min_confidence": self.min_confidence,
+        }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +69,8 @@ class Calibration:
     routings: list[Routing]
     threshold_trials: list[Routing]
     """The chosen routing with each semantic cache threshold tried (empty: none asked)."""
+    confidence_trials: list[Routing]
+    """Cheaper routings with each confidence tried as a cascade (empty: none asked)."""
     chosen: Routing
     holdout_chosen: ConfigResult
     holdout_baseline: ConfigResult
@@ -72,14 +89,12 @@ class Calibration:
             f"{self.holdout_baseline.quality:.3f}, cost per execution "
             f"${self.holdout_chosen.mean_cost_usd:.6f} vs "
             f"${self.holdout_baseline.mean_cost_usd:.6f}",
-            f"[routes.{self.workflow}]",
-            *(f'{node} = "{tier}"' for node, tier in sorted(self.chosen.routes.items())),
         ]
-        if self.chosen.cache_thresholds:
-            lines += [
-                f"[cache_thresholds.{self.workflow}]",
-                *(f"{node} = {t}" for node, t in sorted(self.chosen.cache_thresholds.items())),
-            ]
+        for name, table in self.chosen.tables().items():
+            if not table:
+                continue
+            lines.append(f"[{name}.{self.workflow}]")
+            lines += [f"{node} = {json.dumps(value)}" for node, value in sorted(table.items())]
         return "\n".join(lines) + "\n"
 
 
@@ -122,11 +137,13 @@ async def calibrate(
     holdout: float,
     scorer: Scorer = "field",
     cache_thresholds: Sequence[float] = (),
+    min_confidences: Sequence[float] = (),
     on_item: Callable[[], None] | None = None,
 ) -> Calibration:
-    """The cheapest routing (and cache threshold) on the calibration part, proved on the rest.
+    """The cheapest settings on the calibration part, proved on the rest.
 
-    Every routing is searched; then each of ``cache_thresholds`` on the chosen routing.
+    Every routing is searched; then each of ``cache_thresholds`` on the chosen routing;
+    then each of ``min_confidences`` on the routings cheaper than the choice.
     """
     nodes = routable_nodes(workflow)
     tiers = list(config.tiers)
@@ -140,14 +157,20 @@ async def calibrate(
     calibration, held_out = split(items, holdout)
 
     async def evaluate(
-        routes: dict[str, str], part: list[EvalItem], thresholds: dict[str, float] | None = None
-    ) -> ConfigResult:
-        update: dict[str, Any] = {"routes": {**config.routes, workflow.name: routes}}
-        label = ", ".join(f"{node}={tier}" for node, tier in routes.items())
-        if thresholds:
-            update["cache_thresholds"] = {**config.cache_thresholds, workflow.name: thresholds}
-            label += ", " + ", ".join(f"{node}@{t}" for node, t in thresholds.items())
-        return await evaluate_config(
+        routes: dict[str, str],
+        part: list[EvalItem],
+        cache_thresholds: dict[str, float] | None = None,
+        min_confidence: dict[str, float] | None = None,
+    ) -> Routing:
+        thresholds, floors = cache_thresholds or {}, min_confidence or {}
+        label = ", ".join(
+            [f"{node}={tier}" for node, tier in routes.items()]
+            + [f"{node}@{t}" for node, t in thresholds.items()]
+            + [f"{node}>={c}" for node, c in floors.items()]
+        )
+        tables = (("routes", routes), ("cache_thresholds", thresholds), ("min_confidence", floors))
+        update = {name: {**getattr(config, name), workflow.name: table} for name, table in tables}
+        result = await evaluate_config(
             config.model_copy(update=update),
             workflow.name,
             part,
@@ -155,34 +178,49 @@ async def calibrate(
             on_item=on_item,
             label=label,
         )
+        return Routing(
+            routes=routes, result=result, cache_thresholds=thresholds, min_confidence=floors
+        )
+
+    async def prove(routing: Routing) -> ConfigResult:
+        """The routing's settings on the held-out part."""
+        settings = (routing.routes, held_out, routing.cache_thresholds, routing.min_confidence)
+        return (await evaluate(*settings)).result
 
     routings = [
-        Routing(routes=routes, result=await evaluate(routes, calibration))
-        for routes in (
-            dict(zip(nodes, choice, strict=True))
-            for choice in itertools.product(tiers, repeat=len(nodes))
-        )
+        await evaluate(dict(zip(nodes, choice, strict=True)), calibration)
+        for choice in itertools.product(tiers, repeat=len(nodes))
     ]
     largest = {node: tiers[-1] for node in nodes}
     baseline = next(r for r in routings if r.routes == largest)
-    good = [r for r in routings if r.result.quality >= target * baseline.result.quality]
+    bar = target * baseline.result.quality
+    good = [r for r in routings if r.result.quality >= bar]
     chosen = min(good, key=lambda r: r.result.mean_cost_usd)  # the baseline is always good
     trials = []
     semantic = semantic_nodes(workflow) if cache_thresholds else []
     for threshold in sorted(set(cache_thresholds), reverse=True):  # ties: the safer one
         thresholds = dict.fromkeys(semantic, threshold)
-        result = await evaluate(chosen.routes, calibration, thresholds)
-        trials.append(Routing(routes=chosen.routes, result=result, cache_thresholds=thresholds))
+        trials.append(await evaluate(chosen.routes, calibration, thresholds))
     # a threshold earns its place only by answering more from the cache; with no more
     # hits than the policy's own threshold, a cost difference is the models' variance
     kept = [
         t
         for t in trials
-        if t.result.quality >= target * baseline.result.quality
-        and t.result.cache_hit_rate > chosen.result.cache_hit_rate
+        if t.result.quality >= bar and t.result.cache_hit_rate > chosen.result.cache_hit_rate
     ]
     if kept:
         chosen = min([chosen, *kept], key=lambda r: r.result.mean_cost_usd)
+    cascades = []
+    cheaper = [r for r in routings if r.result.mean_cost_usd < chosen.result.mean_cost_usd]
+    for routing in sorted(cheaper, key=lambda r: r.result.mean_cost_usd):
+        below = [node for node, tier in routing.routes.items() if tier != tiers[-1]]
+        for floor in sorted(set(min_confidences), reverse=True):  # ties: the safer one
+            floors = dict.fromkeys(below, floor)
+            cascades.append(
+                await evaluate(routing.routes, calibration, chosen.cache_thresholds, floors)
+            )
+    good = [c for c in cascades if c.result.quality >= bar]
+    chosen = min([chosen, *good], key=lambda r: r.result.mean_cost_usd)
     return Calibration(
         workflow=workflow.name,
         target=target,
@@ -191,7 +229,8 @@ async def calibrate(
         baseline=baseline,
         routings=routings,
         threshold_trials=trials,
+        confidence_trials=cascades,
         chosen=chosen,
-        holdout_chosen=await evaluate(chosen.routes, held_out, chosen.cache_thresholds),
-        holdout_baseline=await evaluate(baseline.routes, held_out),
+        holdout_chosen=await prove(chosen),
+        holdout_baseline=await prove(baseline),
     )

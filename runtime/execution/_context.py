@@ -72,6 +72,11 @@ class ExecutionContext:
     cache_thresholds: Mapping[str, float] = field(default_factory=dict)
     """Node -> semantic cache threshold, overriding the node's policy
     (``[cache_thresholds.<workflow>]``)."""
+    min_confidence: Mapping[str, float] = field(default_factory=dict)
+    """Node -> the confidence its answer needs before it escalates
+    (``[min_confidence.<workflow>]``)."""
+    tier_order: tuple[str, ...] = ()
+    """The configured tiers, cheapest first: where a step without a cascade escalates."""
     ablated: frozenset[tuple[str, str]] = frozenset()
     """(node, segment) pairs left out of the prompts: ``tierwise audit --ablate``."""
     volatile_header: bool = False

@@ -30,10 +30,9 @@ class Cascade:
     """A rubric judge on a (bigger) tier that must grade the answer ``min_score`` or more;
     its call is paid for as part of the step."""
     min_confidence: float | None = None
-    """Escalate an answer whose tokens' geometric-mean probability (from the server's
+    """Escalate an answer whose tokens' geometric-mean probability (from the tier's
     log-probabilities) is below this; a tier that reports none is not trusted either.
-    SGLang and OpenAI-compatible servers report them; the embedded engine does not (it
-    would need logits for every position: hundreds of MB per model)."""
+    SGLang, OpenAI-compatible servers and the embedded engine report them."""
 
     def __post_init__(self) -> None:
         if not self.escalate_to:

@@ -157,10 +157,8 @@ class Step:
     ) -> tuple[Any, list[StepRecord]]:
         """Call the step's tier, then escalate along the cascade until an answer is accepted."""
         first = execution.tier_of(node, self.tier)
-        tiers = (
-            first,
-            *(t for t in (self.cascade.escalate_to if self.cascade else ()) if t != first),
-        )
+        cascade = self._cascade(node, first, execution)
+        tiers = (first, *(t for t in (cascade.escalate_to if cascade else ()) if t != first))
         prompt = self.prompt
         if execution.ablated:  # an ablation study leaves segments out
             prompt = tuple(s for s in prompt if (node, s.name) not in execution.ablated)
@@ -189,8 +187,8 @@ class Step:
                     lookup_ms=lookup_ms if attempt == 0 else 0.0,
                     trimmed=trimmed,
                     logprobs=not last
-                    and self.cascade is not None
-                    and self.cascade.min_confidence is not None,
+                    and cascade is not None
+                    and cascade.min_confidence is not None,
                 )
             except ModelOutputError as exc:
                 if last or exc.record is None:
@@ -200,20 +198,35 @@ class Step:
             value = as_state_value(result)
             reason = (
                 None
-                if last or self.cascade is None
-                else self.cascade.verdict(value, values, confidence=record.confidence)
+                if last or cascade is None
+                else cascade.verdict(value, values, confidence=record.confidence)
             )
-            if reason is None and not last and self.cascade and self.cascade.judge:
-                grade = await judge(node, self.cascade.judge, value, values)
-                if grade < self.cascade.judge.min_score:
+            if reason is None and not last and cascade and cascade.judge:
+                grade = await judge(node, cascade.judge, value, values)
+                if grade < cascade.judge.min_score:
                     reason = (
-                        f"judge on {self.cascade.judge.tier} graded it {grade}/10 "
-                        f"(needs {self.cascade.judge.min_score})"
+                        f"judge on {cascade.judge.tier} graded it {grade}/10 "
+                        f"(needs {cascade.judge.min_score})"
                     )
             if reason is None:
                 return value, [*attempts, record]
             attempts.append(execution.escalated(record, reason))
         raise AssertionError("unreachable: the last tier returns or raises")
+
+    def _cascade(self, node: str, first: str, execution: ExecutionContext) -> Cascade | None:
+        """The step's cascade, with ``[min_confidence]`` from the config applied.
+
+        A configured confidence gives a step without a cascade one: on to every tier
+        configured after ``first``.
+        """
+        floor = execution.min_confidence.get(node)
+        if floor is None:
+            return self.cascade
+        if self.cascade is not None:
+            return dataclasses.replace(self.cascade, min_confidence=floor)
+        order = execution.tier_order
+        above = order[order.index(first) + 1 :] if first in order else ()
+        return Cascade(escalate_to=above, min_confidence=floor) if above else None
 
     def messages(
         self, values: Mapping[str, Any], *, node: str, prompt: tuple[Segment, ...] | None = None

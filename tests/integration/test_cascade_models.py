@@ -59,3 +59,16 @@ async def test_a_valid_accepted_small_answer_is_kept(runtime: Runtime) -> None:
     )
     assert [(s.tier, s.escalation) for s in steps] == [("small", None)]
     assert Classification.model_validate(label)
+
+
+async def test_the_embedded_engine_reports_a_confidence_that_min_confidence_judges(
+    runtime: Runtime,
+) -> None:
+    _, kept = await classify(runtime, cascade=Cascade(escalate_to=("large",), min_confidence=0.01))
+    assert [(s.tier, s.escalation) for s in kept] == [("small", None)]
+    assert kept[0].confidence is not None and 0.01 <= kept[0].confidence <= 1
+    _, escalated = await classify(
+        runtime, cascade=Cascade(escalate_to=("large",), min_confidence=0.9999)
+    )
+    assert [s.tier for s in escalated] == ["small", "large"]
+    assert f"confidence {kept[0].confidence:.3f} below 0.9999" == escalated[0].escalation

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,32 @@ async def test_an_output_schema_constrains_decoding_to_valid_json(runtime: Runti
         )
     )
     Ticket.model_validate_json(result.text)
+
+
+async def test_log_probabilities_are_read_from_the_sampled_positions(runtime: Runtime) -> None:
+    sure = ChatRequest(
+        messages=(Message("user", "What is the capital of France? One word."),),
+        max_tokens=8,
+        logprobs=True,
+    )
+    client = runtime.tier_client("large")
+    asked, plain = await client.chat(sure), await client.chat(replace(sure, logprobs=False))
+    assert plain.confidence is None
+    assert asked.confidence is not None and 0.5 < asked.confidence <= 1
+    assert asked.text == plain.text  # reading the logits changes nothing that is sampled
+
+    # a schema that leaves one answer: the model would rather write the poem, but tokens
+    # the grammar forces count as certain (read from the raw logits, this scores 0.002)
+    forced = {"type": "object", "properties": {"topic": {"enum": ["sea"]}}, "required": ["topic"]}
+    poem = ChatRequest(
+        messages=(Message("user", "Write a poem about the sea"),),
+        max_tokens=16,
+        json_schema=forced,
+        logprobs=True,
+    )
+    answered = await client.chat(poem)
+    assert json.loads(answered.text) == {"topic": "sea"}
+    assert answered.confidence is not None and answered.confidence > 0.5
 
 
 async def test_prefix_states_on_disk_serve_a_new_process(fresh_dir: Path) -> None:

@@ -59,6 +59,7 @@ def test_calibrate_chooses_the_cheapest_good_routing_and_proves_it_on_held_out_i
             "eval", "calibrate", "support_triage", "--dataset", str(dataset), "--json",
             "--config", str(REPO / "tierwise.toml"), "--holdout", "0.5", "--target", "0.9",
             "--out", str(routes), "--cache-threshold", "0.7", "--cache-threshold", "0.95",
+            "--min-confidence", "0.5",
         ],
     )  # fmt: skip
 
@@ -72,11 +73,23 @@ def test_calibrate_chooses_the_cheapest_good_routing_and_proves_it_on_held_out_i
     # then each cache threshold on the chosen routing's one semantic step (classify)
     assert len(calibration["threshold_trials"]) == 2
     assert body["cache_thresholds"] in ({}, {"classify": 0.7}, {"classify": 0.95})
+    # then the confidence on each routing cheaper than that choice, below-large nodes only
+    cascades = calibration["confidence_trials"]
+    cheaper = [r for r in calibration["routings"] if r["mean_cost_usd"] < chosen["mean_cost_usd"]]
+    assert len(cascades) >= len(cheaper)
+    for trial in cascades:
+        parts = trial["config"].split(", ")
+        tried = dict(part.split("=") for part in parts if "=" in part and ">=" not in part)
+        floors = [part.removesuffix(">=0.5") for part in parts if part.endswith(">=0.5")]
+        assert floors == [node for node, tier in tried.items() if tier == "small"]
+    more_hits = [
+        r for r in calibration["threshold_trials"]
+        if r["cache_hit_rate"] > chosen["cache_hit_rate"]
+    ]  # fmt: skip
     cheaper_and_good = [
-        r for r in calibration["routings"] + calibration["threshold_trials"]
+        r for r in calibration["routings"] + more_hits + cascades
         if r["quality"] >= 0.9 * baseline["quality"]
         and r["mean_cost_usd"] < chosen["mean_cost_usd"]
-        and (r in calibration["routings"] or r["cache_hit_rate"] > chosen["cache_hit_rate"])
     ]  # fmt: skip
     assert cheaper_and_good == []
     assert set(body["routes"]) == {"classify", "answer", "policy_check"}
@@ -87,3 +100,4 @@ def test_calibrate_chooses_the_cheapest_good_routing_and_proves_it_on_held_out_i
     config = parse_config(raw, source="routes.toml", base_dir=tmp_path)  # a valid config
     assert config.routes["support_triage"] == body["routes"]
     assert config.cache_thresholds.get("support_triage", {}) == body["cache_thresholds"]
+    assert config.min_confidence.get("support_triage", {}) == body["min_confidence"]

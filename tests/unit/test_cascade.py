@@ -24,7 +24,7 @@ class State(TypedDict, total=False):
     label: dict[str, Any]
 
 
-def graph(cascade: Cascade) -> Any:
+def graph(cascade: Cascade | None) -> Any:
     step = Step(
         tier="small",
         prompt=(Segment.node("task", "Label it."), Segment.volatile("question", "{question}")),
@@ -46,7 +46,7 @@ def runtime(tmp_path: Path, small: str) -> Runtime:
     return Runtime(fake_config(tmp_path), clients=clients)
 
 
-async def run(rt: Runtime, cascade: Cascade) -> tuple[dict[str, Any], list[Any]]:
+async def run(rt: Runtime, cascade: Cascade | None) -> tuple[dict[str, Any], list[Any]]:
     with rt.execution("cascade") as execution:
         out = await graph(cascade).ainvoke({"question": "The API returns 500"})
     return out, execution.steps
@@ -133,6 +133,26 @@ async def test_a_low_confidence_answer_escalates(
     assert out["label"] == ({"label": "billing"} if escalated is None else {"label": "technical"})
     assert small.requests[0].logprobs  # asked of the tier being judged
     assert all(not r.logprobs for r in large.requests)  # the last tier is not judged
+
+
+@pytest.mark.parametrize(
+    ("declared", "configured", "escalated"),
+    [
+        (None, 0.8, "confidence 0.420 below 0.8"),  # a step without a cascade gets one
+        (Cascade(escalate_to=("large",), min_confidence=0.5), 0.3, None),  # overridden
+    ],
+)
+async def test_a_configured_min_confidence_applies_to_the_node(
+    tmp_path: Path, declared: Cascade | None, configured: float, escalated: str | None
+) -> None:
+    small = Confident(BILLING, 0.42)
+    large = Confident(json.dumps({"label": "technical"}), None)
+    rt = Runtime(fake_config(tmp_path), clients={"small": small, "large": large})
+    rt.config = rt.config.model_copy(update={"min_confidence": {"cascade": {"label": configured}}})
+    _, steps = await run(rt, declared)
+
+    assert (steps[0].tier, steps[0].escalation) == ("small", escalated)
+    assert [s.tier for s in steps] == (["small"] if escalated is None else ["small", "large"])
 
 
 def test_min_confidence_is_a_probability() -> None:

@@ -154,15 +154,18 @@ def test_routes_name_registered_workflows_and_configured_tiers(tmp_path: Path) -
         )
 
 
-def test_cache_thresholds_name_registered_workflows_and_are_similarities(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("key", "most"), [("cache_thresholds", 1.5), ("min_confidence", 1.0)])
+def test_per_node_thresholds_name_registered_workflows_and_are_probabilities(
+    tmp_path: Path, key: str, most: float
+) -> None:
     workflows = {"triage": "graphs.support_triage:build"}
 
     def parse(thresholds: dict[str, Any]) -> TierwiseConfig:
-        raw = {"tiers": TIERS, "workflows": workflows, "cache_thresholds": thresholds}
+        raw = {"tiers": TIERS, "workflows": workflows, key: thresholds}
         return parse_config(raw, source="x.toml", base_dir=tmp_path)
 
-    assert parse({"triage": {"classify": 0.85}}).cache_thresholds == {"triage": {"classify": 0.85}}
-    with pytest.raises(ConfigError, match=r"cache_thresholds: .*unregistered workflow nope"):
+    assert getattr(parse({"triage": {"classify": 0.85}}), key) == {"triage": {"classify": 0.85}}
+    with pytest.raises(ConfigError, match=rf"{key}: .*unregistered workflow nope"):
         parse({"nope": {"classify": 0.85}})
-    with pytest.raises(ConfigError, match=r"x.toml: cache_thresholds.triage.classify: .*1"):
-        parse({"triage": {"classify": 1.5}})
+    with pytest.raises(ConfigError, match=rf"x.toml: {key}.triage.classify: .*1"):
+        parse({"triage": {"classify": most}})
