@@ -32,6 +32,7 @@ from runtime.errors import ModelError, ModelTimeoutError, ModelUnavailableError
 log = logging.getLogger(__name__)
 
 _SEED = 1234
+_NO_CHOICES = (np.empty(0, dtype=np.int32), np.empty(0))
 _MB = 1 << 20
 
 
@@ -112,7 +113,7 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
         sampled_logprobs: list[float] | None = None
         """The sampled tokens' log-probabilities, collected when this is a list."""
         _choices: tuple[Any, Any] = ((), ())
-        """The last position's allowed token ids and their log-probabilities."""
+        """The position being sampled: its allowed token ids and their log-probabilities."""
 
         def eval(self, tokens: Any) -> None:
             if self.prompt_tokens_evaluated is None:
@@ -141,17 +142,24 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
 
         def _observe(self, candidates: Any) -> None:
             array = candidates.contents
+            if not array.size:
+                return  # nothing to pick from: the pick fails and is not scored
             data = np.ctypeslib.as_array(array.data, shape=(array.size,))
             allowed = np.isfinite(data["logit"])
+            if not allowed.any():
+                return
             logits = data["logit"][allowed].astype(np.float64)
             top = logits.max()
             self._choices = (data["id"][allowed], logits - top - np.log(np.exp(logits - top).sum()))
 
         def sample(self, *args: Any, **kwargs: Any) -> Any:
+            self._choices = _NO_CHOICES
             token = super().sample(*args, **kwargs)
             if self.sampled_logprobs is not None:
                 ids, logprobs = self._choices
-                self.sampled_logprobs.append(float(logprobs[np.flatnonzero(ids == token)[0]]))
+                found = np.flatnonzero(ids == token)
+                if found.size:  # a token the observer did not see is left out, not guessed
+                    self.sampled_logprobs.append(float(logprobs[found[0]]))
             return token
 
         def save_state(self) -> Any:
