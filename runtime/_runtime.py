@@ -99,7 +99,7 @@ class Runtime:
     ) -> None:
         """Build a runtime; ``clients``, ``cache``, ``telemetry`` replace the configured ones."""
         self.config = config
-        self.workflows = WorkflowRegistry(config.workflows)
+        self.workflows = WorkflowRegistry(config.workflows, config)
         self.runs = RunStore(config.state_dir / "runs.sqlite")
         self._engine = EmbeddedEngine(config.embedded)
         self._clients: dict[str, TierClient] = dict(clients or {})

@@ -132,6 +132,8 @@ def serve(
     bind_port = settings.port if port is None else port
     try:
         keys = ApiKeys.load(settings.api_keys, os.environ, source=runtime.config.source)
+        for name in runtime.workflows.names():  # loading checks their per-node settings
+            runtime.workflows.get(name)
     except ConfigError as exc:
         raise fail(exc) from exc
     if not keys and not _is_loopback(bind_host):
@@ -456,4 +458,7 @@ def _steps_table(
 def main() -> None:
     """Entry point of the ``tierwise`` console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    try:
+        app()
+    except ConfigError as exc:  # found late: a workflow's nodes are known once it loads
+        raise SystemExit(fail(exc).exit_code) from exc

@@ -243,7 +243,7 @@ def eval_calibrate(
     from runtime._runtime import Runtime
     from runtime.config import load_config
     from runtime.errors import ConfigError
-    from runtime.evaluation import calibrate, load_dataset, routable_nodes, semantic_nodes
+    from runtime.evaluation import calibrate, load_dataset
 
     try:
         items = load_dataset(dataset)[:limit]
@@ -254,9 +254,9 @@ def eval_calibrate(
         raise fail(exc) from exc
     asyncio.run(runtime.aclose())
     thresholds = cache_threshold or []
-    if thresholds and not semantic_nodes(found):
+    if thresholds and not found.semantic_nodes():
         raise fail(InputError(f"workflow {workflow!r} has no semantic cache to calibrate"))
-    routings = len(loaded.tiers) ** len(routable_nodes(found))
+    routings = len(loaded.tiers) ** len(found.routable_nodes())
     floors = min_confidence or []
     # at most: cascades are tried only on the routings cheaper than the choice
     runs = (routings + len(thresholds) + (routings - 1) * len(floors)) * len(items)

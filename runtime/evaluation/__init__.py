@@ -5,8 +5,6 @@ from runtime.evaluation._calibrate import (
     Calibration,
     Routing,
     calibrate,
-    routable_nodes,
-    semantic_nodes,
 )
 from runtime.evaluation._harness import (
     ConfigResult,
@@ -34,8 +32,6 @@ __all__ = [
     "field_match",
     "load_dataset",
     "lookup",
-    "routable_nodes",
-    "semantic_nodes",
     "workload",
     "write_report",
 ]

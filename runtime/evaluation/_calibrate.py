@@ -24,12 +24,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.cache import CacheMode
 from runtime.config import TierwiseConfig
 from runtime.errors import InputError
 from runtime.evaluation._harness import ConfigResult, EvalItem, Scorer, evaluate_config
 from runtime.registry import Workflow
-from runtime.steps import TIER_KEY, steps_of
 
 MAX_ROUTINGS = 64
 """More routings than this would take hours on one machine: narrow the nodes or tiers."""
@@ -98,24 +96,6 @@ class Calibration:
         return "\n".join(lines) + "\n"
 
 
-def routable_nodes(workflow: Workflow) -> list[str]:
-    """Nodes that declare a tier (Steps and hand-written model nodes), in graph order."""
-    return [
-        name
-        for name, spec in workflow.graph.builder.nodes.items()
-        if isinstance((spec.metadata or {}).get(TIER_KEY), str)
-    ]
-
-
-def semantic_nodes(workflow: Workflow) -> list[str]:
-    """Steps whose answers the semantic cache reuses: the ones a threshold applies to."""
-    return [
-        name
-        for name, step in steps_of(workflow.graph.builder).items()
-        if step.cache is not None and step.cache.mode is CacheMode.SEMANTIC
-    ]
-
-
 def split(items: list[EvalItem], holdout: float) -> tuple[list[EvalItem], list[EvalItem]]:
     """(calibration, held-out): every k-th item held out, so both parts span the set."""
     if not 0 < holdout < 1:
@@ -145,7 +125,7 @@ async def calibrate(
     Every routing is searched; then each of ``cache_thresholds`` on the chosen routing;
     then each of ``min_confidences`` on the routings cheaper than the choice.
     """
-    nodes = routable_nodes(workflow)
+    nodes = workflow.routable_nodes()
     tiers = list(config.tiers)
     if not nodes:
         raise InputError(f"workflow {workflow.name!r} has no node with a tier to route")
@@ -197,7 +177,7 @@ async def calibrate(
     good = [r for r in routings if r.result.quality >= bar]
     chosen = min(good, key=lambda r: r.result.mean_cost_usd)  # the baseline is always good
     trials = []
-    semantic = semantic_nodes(workflow) if cache_thresholds else []
+    semantic = workflow.semantic_nodes() if cache_thresholds else []
     for threshold in sorted(set(cache_thresholds), reverse=True):  # ties: the safer one
         thresholds = dict.fromkeys(semantic, threshold)
         trials.append(await evaluate(chosen.routes, calibration, thresholds))

@@ -14,7 +14,10 @@ from langgraph.graph import StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from pydantic import PydanticUserError, TypeAdapter, ValidationError
 
-from runtime.errors import InputError, UnknownWorkflowError, WorkflowError
+from runtime.cache import CacheMode
+from runtime.config import TierwiseConfig
+from runtime.errors import ConfigError, InputError, UnknownWorkflowError, WorkflowError
+from runtime.steps import TIER_KEY, steps_of
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +46,43 @@ class Workflow:
             self._checkpointed[key] = self.graph.builder.compile(checkpointer=saver, name=self.name)
         return self._checkpointed[key]
 
+    def routable_nodes(self) -> list[str]:
+        """Nodes that declare a tier (Steps and hand-written model nodes), in graph order."""
+        return [
+            name
+            for name, spec in self.graph.builder.nodes.items()
+            if isinstance((spec.metadata or {}).get(TIER_KEY), str)
+        ]
+
+    def semantic_nodes(self) -> list[str]:
+        """Steps whose answers the semantic cache reuses: the ones a threshold applies to."""
+        return [
+            name
+            for name, step in steps_of(self.graph.builder).items()
+            if step.cache is not None and step.cache.mode is CacheMode.SEMANTIC
+        ]
+
+    def check_node_settings(self, config: TierwiseConfig) -> None:
+        """Refuse per-node settings for nodes of this workflow they cannot apply to.
+
+        A misspelt node in ``[routes]``, ``[cache_thresholds]`` or ``[min_confidence]``
+        would otherwise be ignored without a word.
+        """
+        applicable = {
+            "routes": self.routable_nodes(),
+            "cache_thresholds": self.semantic_nodes(),
+            "min_confidence": list(steps_of(self.graph.builder)),
+        }
+        for table, nodes in applicable.items():
+            for node in getattr(config, table).get(self.name, {}):
+                if node not in nodes:
+                    raise ConfigError(
+                        config.source,
+                        f"{table}.{self.name}.{node}",
+                        f"workflow {self.name!r} has no such node for this setting "
+                        f"(it applies to: {', '.join(nodes) or 'none'})",
+                    )
+
     def input_schema(self) -> dict[str, Any]:
         """JSON schema of the input (for the HTTP API's documentation)."""
         return dict(self.input_adapter.json_schema())
@@ -67,8 +107,10 @@ class Workflow:
 class WorkflowRegistry:
     """Imports and compiles each workflow once, on first use."""
 
-    def __init__(self, targets: Mapping[str, str]) -> None:
+    def __init__(self, targets: Mapping[str, str], config: TierwiseConfig | None = None) -> None:
         self._targets = dict(targets)
+        self._config = config
+        """Checked against each workflow as it loads (per-node settings name real nodes)."""
         self._loaded: dict[str, Workflow] = {}
 
     def names(self) -> list[str]:
@@ -81,7 +123,10 @@ class WorkflowRegistry:
             known = ", ".join(self._targets) or "none"
             raise UnknownWorkflowError(f"no workflow {name!r} (registered: {known})")
         if name not in self._loaded:
-            self._loaded[name] = _load(name, self._targets[name])
+            loaded = _load(name, self._targets[name])
+            if self._config is not None:
+                loaded.check_node_settings(self._config)
+            self._loaded[name] = loaded
         return self._loaded[name]
 
 

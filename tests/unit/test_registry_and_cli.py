@@ -1,13 +1,15 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from runtime.cli import app
-from runtime.errors import InputError, UnknownWorkflowError, WorkflowError
+from runtime.cli import app, main
+from runtime.config import parse_config
+from runtime.errors import ConfigError, InputError, UnknownWorkflowError, WorkflowError
 from runtime.registry import WorkflowRegistry
 from tests.conftest import REPO
 
@@ -33,6 +35,26 @@ def test_input_is_validated_against_the_graph_input_schema() -> None:
 def test_a_target_that_does_not_import_is_a_workflow_error() -> None:
     with pytest.raises(WorkflowError, match=r"cannot import 'graphs.nothing:build'"):
         WorkflowRegistry({"x": "graphs.nothing:build"}).get("x")
+
+
+@pytest.mark.parametrize(
+    ("table", "node", "applies_to"),
+    [
+        ("routes", "clasify", "classify, answer, policy_check"),  # a misspelt node
+        ("cache_thresholds", "answer", "classify"),  # answer's cache is exact, not semantic
+        ("min_confidence", "lookup", "classify, answer, policy_check"),  # a tool, not a Step
+    ],
+)
+def test_per_node_settings_must_name_nodes_they_apply_to(
+    table: str, node: str, applies_to: str
+) -> None:
+    raw = tomllib.loads((REPO / "tierwise.toml").read_text())
+    raw[table] = {"support_triage": {node: "large" if table == "routes" else 0.8}}
+    config = parse_config(raw, source="tierwise.toml", base_dir=REPO)  # valid as a file
+    registry = WorkflowRegistry(config.workflows, config)
+    problem = rf"{table}.support_triage.{node}: .*\(it applies to: {applies_to}\)"
+    with pytest.raises(ConfigError, match=rf"^tierwise.toml: {problem}"):
+        registry.get("support_triage")
 
 
 def test_cli_lists_workflows() -> None:
@@ -65,3 +87,17 @@ def test_cli_names_the_file_and_key_of_a_bad_config(tmp_path: Path) -> None:
     result = runner.invoke(app, ["workflows", "--config", str(config)])
     assert result.exit_code == 2
     assert f"{config}: tiers.small.price: Field required" in result.output.replace("\n", "")
+
+
+def test_the_cli_reports_a_node_setting_found_wrong_when_the_workflow_loads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "tierwise.toml"
+    config.write_text((REPO / "tierwise.toml").read_text().replace("\nclassify =", "\nclasify ="))
+    monkeypatch.setattr("sys.argv", ["tierwise", "workflows", "--config", str(config)])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert "routes.support_triage.clasify: workflow 'support_triage' has no such node" in (
+        capsys.readouterr().err.replace("\n", "")
+    )
