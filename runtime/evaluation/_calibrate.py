@@ -9,7 +9,7 @@ run with each of them on its semantic steps, and the cheapest that still keeps t
 and answers more from the cache than the policy's own threshold is kept (a lower
 threshold answers more from the cache, and more of it wrongly). Given confidences to try,
 each routing cheaper than the choice (one that missed the target) is run again with its
-nodes below the largest tier escalating answers under that confidence: a cascade, which
+Steps below the largest tier escalating answers under that confidence: a cascade, which
 keeps the cheap tier's confident answers and pays the large tier for the rest. The
 cheapest that reaches the target wins. The choice and the baseline are then run on the
 held-out part, which no choice saw: those are the numbers that say whether the choice
@@ -192,8 +192,11 @@ async def calibrate(
         chosen = min([chosen, *kept], key=lambda r: r.result.mean_cost_usd)
     cascades = []
     cheaper = [r for r in routings if r.result.mean_cost_usd < chosen.result.mean_cost_usd]
+    steps = workflow.step_nodes()  # a hand-written model node has no cascade to take a floor
     for routing in sorted(cheaper, key=lambda r: r.result.mean_cost_usd):
-        below = [node for node, tier in routing.routes.items() if tier != tiers[-1]]
+        below = [node for node in steps if routing.routes[node] != tiers[-1]]
+        if not below:
+            continue  # only hand-written nodes are cheaper here: nothing to cascade
         for floor in sorted(set(min_confidences), reverse=True):  # ties: the safer one
             floors = dict.fromkeys(below, floor)
             cascades.append(

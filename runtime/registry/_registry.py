@@ -54,6 +54,10 @@ class Workflow:
             if isinstance((spec.metadata or {}).get(TIER_KEY), str)
         ]
 
+    def step_nodes(self) -> list[str]:
+        """Nodes that are Steps: the ones a confidence floor (a cascade) applies to."""
+        return list(steps_of(self.graph.builder))
+
     def semantic_nodes(self) -> list[str]:
         """Steps whose answers the semantic cache reuses: the ones a threshold applies to."""
         return [
@@ -71,7 +75,7 @@ class Workflow:
         applicable = {
             "routes": self.routable_nodes(),
             "cache_thresholds": self.semantic_nodes(),
-            "min_confidence": list(steps_of(self.graph.builder)),
+            "min_confidence": self.step_nodes(),
         }
         for table, nodes in applicable.items():
             for node in getattr(config, table).get(self.name, {}):

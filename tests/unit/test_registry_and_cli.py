@@ -37,6 +37,13 @@ def test_a_target_that_does_not_import_is_a_workflow_error() -> None:
         WorkflowRegistry({"x": "graphs.nothing:build"}).get("x")
 
 
+def test_only_steps_take_a_confidence_while_every_tiered_node_takes_a_route() -> None:
+    workflow = WorkflowRegistry({"answer": "tests.server_workflows:answer"}).get("answer")
+    assert workflow.routable_nodes() == ["label", "reply"]  # reply: a hand-written chat node
+    assert workflow.step_nodes() == ["label"]
+    assert workflow.semantic_nodes() == []
+
+
 @pytest.mark.parametrize(
     ("table", "node", "applies_to"),
     [
