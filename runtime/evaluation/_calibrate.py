@@ -46,11 +46,17 @@ class Routing:
 
     def tables(self) -> dict[str, dict[str, Any]]:
         """The workflow's config tables that these settings fill, by table name."""
-        return {
-            "routes": self.routes,
-            "cache_thresholds": self.cache_thresholds,
-            "min_confidence": self.min_confidence,
-        }
+        return _tables(self.routes, self.cache_thresholds, self.min_confidence)
+
+
+def _tables(
+    routes: dict[str, str], cache_thresholds: dict[str, float], min_confidence: dict[str, float]
+) -> dict[str, dict[str, Any]]:
+    return {
+        "routes": routes,
+        "cache_thresholds": cache_thresholds,
+        "min_confidence": min_confidence,
+    }
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -148,8 +154,10 @@ async def calibrate(
             + [f"{node}@{t}" for node, t in thresholds.items()]
             + [f"{node}>={c}" for node, c in floors.items()]
         )
-        tables = (("routes", routes), ("cache_thresholds", thresholds), ("min_confidence", floors))
-        update = {name: {**getattr(config, name), workflow.name: table} for name, table in tables}
+        update = {
+            name: {**getattr(config, name), workflow.name: table}
+            for name, table in _tables(routes, thresholds, floors).items()
+        }
         result = await evaluate_config(
             config.model_copy(update=update),
             workflow.name,
