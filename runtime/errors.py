@@ -7,6 +7,7 @@
     ├── InputError             bad input from a caller; becomes an HTTP 4xx with its message
     │   ├── NotFoundError      no such workflow, run, thread or assistant (HTTP 404)
     │   │   └── UnknownWorkflowError
+    │   ├── ConflictError      what the caller would create exists already (HTTP 409)
     │   └── PromptTooLongError a segment or prompt over its token budget that may not be cut
     ├── BudgetExceededError    an execution crossed its budget; carries the cost so far
     ├── OverloadedError        no capacity now; carries when to retry (HTTP 503)
@@ -32,6 +33,7 @@ from typing import Any
 __all__ = [
     "BudgetExceededError",
     "ConfigError",
+    "ConflictError",
     "InputError",
     "MissingTierError",
     "ModelError",
@@ -71,6 +73,10 @@ class InputError(TierwiseError):
 
 class NotFoundError(InputError):
     """The named workflow, run, thread or assistant does not exist."""
+
+
+class ConflictError(InputError):
+    """What the caller asked to create exists already (a thread under the same id)."""
 
 
 class UnknownWorkflowError(NotFoundError):

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from runtime.errors import (
     BudgetExceededError,
+    ConflictError,
     InputError,
     ModelError,
     ModelTimeoutError,
@@ -29,6 +30,8 @@ def problem(exc: Exception) -> tuple[int, dict[str, Any], dict[str, str]]:
     status = 500
     if isinstance(exc, NotFoundError):
         status = 404
+    elif isinstance(exc, ConflictError):
+        status = 409
     elif isinstance(exc, InputError):
         status = 422
     elif isinstance(exc, BudgetExceededError):

@@ -2,11 +2,13 @@
 
 Workflows are assistants (one per workflow, its id derived from its name; the name works
 too). Stateless runs use the plain graph; thread runs use the checkpointer, so a thread's
-state persists across runs and restarts. Every run is a tierwise execution: cached,
+state persists across runs and restarts. Thread ids are per tenant: two tenants may use
+the same one and each gets a thread of its own. Every run is a tierwise execution: cached,
 priced, traced and budgeted, with its run id and cost in response headers.
 """
 
 import json
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,7 +23,7 @@ from sse_starlette import EventSourceResponse
 
 from runtime._sqlite import SQLiteFile
 from runtime.config import BudgetSpec
-from runtime.errors import InputError, NotFoundError
+from runtime.errors import ConflictError, InputError, NotFoundError
 from runtime.registry import Workflow
 from runtime.server._errors import problem
 from runtime.server._streaming import as_json, execution_events
@@ -32,15 +34,22 @@ if TYPE_CHECKING:  # _app imports this module
 _NAMESPACE = uuid.UUID("6f1b1c5e-3b1a-4f7e-9d7e-1f2a7c9e0b11")
 _STREAMED = ("values", "updates")
 _THREADS = """
-CREATE TABLE IF NOT EXISTS threads (
-    thread_id  TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS tenant_threads (
     tenant     TEXT NOT NULL,
+    thread_id  TEXT NOT NULL,
+    state_key  TEXT NOT NULL,
     workflow   TEXT,
     metadata   TEXT NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (tenant, thread_id)
 )
 """
+"""Thread ids are the client's and unique per tenant only: two tenants may both name a
+thread "support-1". ``state_key`` is the checkpointer's thread id for it, derived from
+tenant and thread id (``_state_key``), so their states never mix either."""
+_GLOBAL_THREADS = "threads"
+"""The table before thread ids were per tenant; its rows move over, state keys unchanged."""
 
 
 class AssistantSearch(BaseModel):
@@ -92,6 +101,7 @@ def add_platform_routes(
     threads_db = SQLiteFile(runtime.config.state_dir / "server.sqlite")
     with threads_db.transaction() as db:
         db.execute(_THREADS)
+        _adopt_global_threads(db)
     started = datetime.now(UTC).isoformat()
     Tenant = Annotated[str, Depends(tenant_of)]
     tags: list[str | Enum] = ["langgraph platform"]
@@ -165,16 +175,16 @@ def add_platform_routes(
         }
 
     async def wait(body: RunRequest, tenant: str, thread_id: str | None) -> Response:
-        workflow = prepare(body, tenant, thread_id)
+        workflow, state_key = prepare(body, tenant, thread_id)
         async with server.admission.slot():
             record = await runtime.run(
                 workflow.name,
                 body.input,
                 tenant=tenant,
                 budget=body.budget,
-                thread_id=thread_id,
+                thread_id=state_key,
             )
-        touch(thread_id, workflow.name)
+        touch(tenant, thread_id, workflow.name)
         return Response(
             as_json(record.output),
             media_type="application/json",
@@ -182,7 +192,7 @@ def add_platform_routes(
         )
 
     async def stream(body: RunRequest, tenant: str, thread_id: str | None) -> EventSourceResponse:
-        workflow = prepare(body, tenant, thread_id)
+        workflow, state_key = prepare(body, tenant, thread_id)
         modes = [body.stream_mode] if isinstance(body.stream_mode, str) else body.stream_mode
         requested = {mode for mode in modes if mode in _STREAMED} or {"values"}
         run_id = str(uuid.uuid4())
@@ -196,7 +206,7 @@ def add_platform_routes(
                     body.input,
                     tenant=tenant,
                     budget=body.budget,
-                    thread_id=thread_id,
+                    thread_id=state_key,
                 ):
                     if kind in requested:
                         yield {"event": kind, "data": as_json(payload)}
@@ -209,22 +219,26 @@ def add_platform_routes(
                             ),
                         }
                         return
-            touch(thread_id, workflow.name)
+            touch(tenant, thread_id, workflow.name)
             yield {"event": "end", "data": "null"}
 
         return EventSourceResponse(events(), headers={"Content-Location": f"/runs/{run_id}"})
 
-    def prepare(body: RunRequest, tenant: str, thread_id: str | None) -> Workflow:
-        """Resolve and validate before any response starts (errors are 4xx, not events)."""
+    def prepare(
+        body: RunRequest, tenant: str, thread_id: str | None
+    ) -> tuple[Workflow, str | None]:
+        """The workflow and the thread's state key, checked before any response starts.
+
+        Errors here are 4xx responses, not events in a stream that has begun.
+        """
         if body.command is not None:
             raise InputError("commands (interrupt / resume) are not supported by tierwise")
         workflow = resolve(body.assistant_id)
-        if thread_id is not None:
-            thread(thread_id, tenant)
+        state_key = None if thread_id is None else thread_row(thread_id, tenant)[5]
         if body.input is not None or thread_id is None:
             workflow.validate_input(body.input)
         runtime.budget_for(workflow.name, body.budget)
-        return workflow
+        return workflow, state_key
 
     @app.post("/runs/wait", tags=tags)
     async def runs_wait(body: RunRequest, tenant: Tenant) -> Response:
@@ -236,15 +250,19 @@ def add_platform_routes(
         """Run statelessly; SSE ``metadata``, ``values`` / ``updates``, ``end`` or ``error``."""
         return await stream(body, tenant, None)
 
-    def thread(thread_id: str, tenant: str) -> dict[str, Any]:
+    def thread_row(thread_id: str, tenant: str) -> tuple[Any, ...]:
         with threads_db.transaction() as db:
-            row = db.execute(
-                "SELECT thread_id, workflow, metadata, created_at, updated_at FROM threads "
-                "WHERE thread_id = ? AND tenant = ?",
-                (thread_id, tenant),
+            row: tuple[Any, ...] | None = db.execute(
+                "SELECT thread_id, workflow, metadata, created_at, updated_at, state_key "
+                "FROM tenant_threads WHERE tenant = ? AND thread_id = ?",
+                (tenant, thread_id),
             ).fetchone()
         if row is None:
             raise NotFoundError(f"no thread {thread_id!r}")
+        return row
+
+    def thread(thread_id: str, tenant: str) -> dict[str, Any]:
+        row = thread_row(thread_id, tenant)
         return {
             "thread_id": row[0],
             "workflow": row[1],
@@ -255,13 +273,14 @@ def add_platform_routes(
             "values": {},
         }
 
-    def touch(thread_id: str | None, workflow: str) -> None:
+    def touch(tenant: str, thread_id: str | None, workflow: str) -> None:
         if thread_id is None:
             return
         with threads_db.transaction() as db:
             db.execute(
-                "UPDATE threads SET workflow = ?, updated_at = ? WHERE thread_id = ?",
-                (workflow, time.time(), thread_id),
+                "UPDATE tenant_threads SET workflow = ?, updated_at = ? "
+                "WHERE tenant = ? AND thread_id = ?",
+                (workflow, time.time(), tenant, thread_id),
             )
 
     @app.post("/threads", tags=tags)
@@ -270,16 +289,19 @@ def add_platform_routes(
         thread_id = body.thread_id or str(uuid.uuid4())
         now = time.time()
         with threads_db.transaction() as db:
-            exists = db.execute(
-                "SELECT tenant FROM threads WHERE thread_id = ?", (thread_id,)
-            ).fetchone()
-            if exists is not None and (body.if_exists == "raise" or exists[0] != tenant):
-                raise InputError(f"thread {thread_id!r} already exists")
-            if exists is None:
-                db.execute(
-                    "INSERT INTO threads VALUES (?, ?, NULL, ?, ?, ?)",
-                    (thread_id, tenant, as_json(body.metadata), now, now),
-                )
+            created = db.execute(
+                "INSERT OR IGNORE INTO tenant_threads VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                (
+                    tenant,
+                    thread_id,
+                    _state_key(tenant, thread_id),
+                    as_json(body.metadata),
+                    now,
+                    now,
+                ),
+            ).rowcount
+            if not created and body.if_exists == "raise":
+                raise ConflictError(f"thread {thread_id!r} already exists")
         return thread(thread_id, tenant)
 
     @app.get("/threads/{thread_id}", tags=tags)
@@ -290,7 +312,7 @@ def add_platform_routes(
     @app.get("/threads/{thread_id}/state", tags=tags)
     async def thread_state(thread_id: str, tenant: Tenant) -> dict[str, Any]:
         """The thread's latest state."""
-        found = thread(thread_id, tenant)
+        _, workflow, *_, state_key = thread_row(thread_id, tenant)
         empty: dict[str, Any] = {
             "values": {},
             "next": [],
@@ -301,14 +323,14 @@ def add_platform_routes(
             "checkpoint": {"thread_id": thread_id, "checkpoint_ns": "", "checkpoint_id": None},
             "parent_checkpoint": None,
         }
-        if found["workflow"] is None:
+        if workflow is None:
             return empty
-        graph = runtime.workflows.get(found["workflow"]).with_checkpointer(
-            await runtime.checkpointer()
-        )
-        state = await graph.aget_state({"configurable": {"thread_id": thread_id}})
+        graph = runtime.workflows.get(workflow).with_checkpointer(await runtime.checkpointer())
+        state = await graph.aget_state({"configurable": {"thread_id": state_key}})
         configurable = (state.config or {}).get("configurable", {})
         parent = (state.parent_config or {}).get("configurable")
+        if parent is not None:  # the client's thread id, not the checkpointer's
+            parent = {**parent, "thread_id": thread_id}
         return {
             **empty,
             "values": _jsonable(state.values),
@@ -334,6 +356,25 @@ def add_platform_routes(
     ) -> EventSourceResponse:
         """Run on the thread's state, streamed."""
         return await stream(body, tenant, thread_id)
+
+
+def _state_key(tenant: str, thread_id: str) -> str:
+    """The checkpointer's thread id for a tenant's thread: one per (tenant, thread id)."""
+    return str(uuid.uuid5(_NAMESPACE, json.dumps([tenant, thread_id])))
+
+
+def _adopt_global_threads(db: sqlite3.Connection) -> None:
+    """Move the rows of the old, globally keyed table over; their states keep their keys."""
+    found = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_GLOBAL_THREADS,)
+    ).fetchone()
+    if found is None:
+        return
+    db.execute(
+        "INSERT OR IGNORE INTO tenant_threads SELECT tenant, thread_id, thread_id, workflow, "
+        f"metadata, created_at, updated_at FROM {_GLOBAL_THREADS}"
+    )
+    db.execute(f"DROP TABLE {_GLOBAL_THREADS}")
 
 
 def _headers(run_id: str, cost_usd: float) -> dict[str, str]:

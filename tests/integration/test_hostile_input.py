@@ -3,8 +3,11 @@ one tenant trying to reach another's runs, threads and cached answers."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import hypothesis
@@ -137,6 +140,55 @@ def test_one_tenant_cannot_see_or_touch_anothers_runs_or_threads(base: str) -> N
     assert stolen.status_code == 404
     mine = httpx.get(f"{base}/runs/{run['run_id']}", headers=ACME)
     assert mine.status_code == 200 and mine.json()["status"] == "succeeded"
+
+
+def test_two_tenants_may_name_a_thread_alike_and_each_keeps_its_own_state(base: str) -> None:
+    named = {"thread_id": "support-1"}
+    created = [httpx.post(f"{base}/threads", json=named, headers=h) for h in (ACME, GLOBEX)]
+    assert [r.status_code for r in created] == [200, 200]  # "taken" would reveal acme's id
+    for headers, question in ((ACME, "acme's private question"), (GLOBEX, "globex asks")):
+        ran = httpx.post(
+            f"{base}/threads/support-1/runs/wait",
+            json={"assistant_id": "answer", "input": {"question": question}},
+            headers=headers,
+        )
+        assert ran.status_code == 200, ran.text
+    acme = httpx.get(f"{base}/threads/support-1/state", headers=ACME).json()
+    globex = httpx.get(f"{base}/threads/support-1/state", headers=GLOBEX).json()
+    assert acme["values"]["history"] == ["acme's private question"]
+    assert globex["values"]["history"] == ["globex asks"]
+    assert globex["checkpoint"]["thread_id"] == "support-1"  # never the checkpointer's key
+    again = httpx.post(f"{base}/threads", json=named, headers=GLOBEX)
+    assert again.status_code == 409 and "already exists" in again.text
+
+
+def test_threads_from_before_per_tenant_ids_keep_their_state(tmp_path: Path) -> None:
+    config = fake_config(tmp_path, workflows=WORKFLOWS, server={"api_keys": KEYS})
+
+    def runtime() -> Runtime:
+        clients = {"small": FakeTierClient(answer_billing), "large": FakeTierClient(lambda _: "Hi")}
+        return Runtime(config, clients=clients, telemetry=Telemetry())
+
+    async def earlier_server() -> None:
+        earlier = runtime()
+        await earlier.run("answer", {"question": "before"}, tenant="acme", thread_id="old-1")
+        await earlier.aclose()
+
+    # what an earlier server left: a thread in the globally keyed table, its state keyed
+    # by the bare thread id
+    asyncio.run(earlier_server())
+    with sqlite3.connect(config.state_dir / "server.sqlite") as db:
+        db.execute(
+            "CREATE TABLE threads (thread_id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "
+            "workflow TEXT, metadata TEXT NOT NULL, created_at REAL NOT NULL, "
+            "updated_at REAL NOT NULL)"
+        )
+        db.execute("INSERT INTO threads VALUES ('old-1', 'acme', 'answer', '{}', 1.0, 1.0)")
+    with serving(create_app(runtime(), warm_up=False)) as url:
+        state = httpx.get(f"{url}/threads/old-1/state", headers=ACME).json()
+        theirs = httpx.get(f"{url}/threads/old-1", headers=GLOBEX)
+    assert state["values"]["history"] == ["before"]
+    assert theirs.status_code == 404
 
 
 def test_the_same_question_from_another_tenant_never_gets_the_cached_answer(base: str) -> None:
