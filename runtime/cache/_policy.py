@@ -46,6 +46,13 @@ class CachePolicy:
     """Wrong-hit rate each semantic entry is held to once hits on it are reported right or
     wrong (``tierwise cache feedback``): an entry raises its own threshold above the
     similarities it answered wrongly at until its observed wrong hits are within this."""
+    check_rate: float = 0.0
+    """Share of semantic hits spot-checked: the step is answered by its tier(s) anyway, the
+    fresh answer is compared with the cached one, the entry learns from the comparison as
+    from a feedback report, and the step returns the fresh answer. Each check costs a model
+    call and measures the wrong-hit rate on live traffic without anyone reporting hits
+    (``tierwise_cache_checks_total``). Needs a step with an output model: free text is
+    rarely word for word the same twice, structured fields are."""
 
     def __post_init__(self) -> None:
         if self.mode is not CacheMode.OFF and not self.key:
@@ -58,6 +65,10 @@ class CachePolicy:
             raise ValueError("threshold must be in (0, 1]")
         if not 0.0 <= self.max_wrong_hit_rate < 1.0:
             raise ValueError("max_wrong_hit_rate must be in [0, 1)")
+        if not 0.0 <= self.check_rate <= 1.0:
+            raise ValueError("check_rate must be in [0, 1]")
+        if self.check_rate and self.mode is not CacheMode.SEMANTIC:
+            raise ValueError("check_rate checks semantic hits: it needs mode=SEMANTIC")
 
     @classmethod
     def classification(cls, *key: str) -> CachePolicy:

@@ -117,6 +117,8 @@ class StepCache:
         """Told of every failed cache operation (the runtime counts them as a metric)."""
         self._semantic_timeout_s = semantic_timeout_s or timeout_s
         self.metrics = CacheMetrics()
+        self._checks_owed: dict[str, float] = {}
+        """Per scope, the checks its hits have earned so far (``check_rate`` per hit)."""
         self._indexing: dict[str, set[asyncio.Task[None]]] = {}
         """Semantic writes still under way, by scope: a step does not wait for its answer
         to be embedded and indexed, but a lookup in the same scope does (read your writes)."""
@@ -156,6 +158,19 @@ class StepCache:
         if hit is not None:
             self.metrics.semantic_hits += 1
         return hit
+
+    def due_for_check(self, scope: CacheScope, policy: CachePolicy) -> bool:
+        """Whether this semantic hit is one ``policy.check_rate`` spot-checks.
+
+        Each hit earns ``check_rate`` of a check; a hit that completes one is checked, so
+        the checks fall evenly (a rate of 0.25 checks every fourth hit in a scope).
+        """
+        if not policy.check_rate:
+            return False
+        owed = self._checks_owed.get(scope.id, 0.0) + policy.check_rate
+        due = owed >= 1.0 - 1e-9
+        self._checks_owed[scope.id] = owed - 1.0 if due else owed
+        return due
 
     async def write(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
         """Store a validated answer under its exact key, and index it when semantic.

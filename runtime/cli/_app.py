@@ -434,6 +434,8 @@ def _steps_table(
     )
     for step in steps:
         similarity = f" {step.similarity:.2f}" if step.cache == "semantic" else ""
+        if step.checked:
+            similarity += f", checked: {step.checked}"
         table.add_row(
             step.node,
             step.tier,

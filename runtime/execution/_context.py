@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from runtime.cache import StepCache
 from runtime.config import BudgetSpec, TierSpec
@@ -96,13 +96,17 @@ class ExecutionContext:
 
     def escalated(self, step: StepRecord, reason: str) -> StepRecord:
         """Mark a recorded call as passed on to a higher tier, and why; the marked record."""
-        marked = dataclasses.replace(step, escalation=reason)
+        self.telemetry.metrics.escalations.labels(self.workflow, step.node, step.tier).inc()
+        return self.amend(step, escalation=reason)
+
+    def amend(self, step: StepRecord, **changes: Any) -> StepRecord:
+        """Replace a recorded step with a copy that has ``changes``; the copy."""
+        amended = dataclasses.replace(step, **changes)
         for index in range(len(self.steps) - 1, -1, -1):
             if self.steps[index] is step:
-                self.steps[index] = marked
+                self.steps[index] = amended
                 break
-        self.telemetry.metrics.escalations.labels(self.workflow, step.node, step.tier).inc()
-        return marked
+        return amended
 
     def check_budget(self) -> None:
         """Raise ``BudgetExceededError`` once the steps so far spent more than allowed."""

@@ -42,6 +42,9 @@ class StepRecord:
     """What token budgets cut from the prompt's segments, one line per segment."""
     confidence: float | None = None
     """exp(mean token log-probability) of the answer, when asked for and reported."""
+    checked: Literal["right", "wrong"] | None = None
+    """A semantic hit spot-checked (``CachePolicy.check_rate``): this call answered it
+    anyway, and the cached answer turned out the same (right) or not (wrong)."""
 
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
@@ -63,6 +66,7 @@ class StepRecord:
             "fallback": self.fallback,
             "trimmed": list(self.trimmed),
             "confidence": self.confidence,
+            "checked": self.checked,
         }
 
     @classmethod
@@ -88,6 +92,7 @@ class StepRecord:
             fallback=raw.get("fallback"),
             trimmed=tuple(raw.get("trimmed", ())),
             confidence=raw.get("confidence"),
+            checked=raw.get("checked"),
         )
 
 

@@ -85,6 +85,11 @@ class Step:
     turn is computed, and the step sees everything the earlier one saw."""
 
     def __post_init__(self) -> None:
+        if self.cache is not None and self.cache.check_rate and self.output is None:
+            raise ValueError(
+                "a cache check_rate compares answers field by field: the step needs an "
+                "output model (free text is rarely the same twice)"
+            )
         earlier = self.continues
         if earlier is not None and any(seg.max_tokens is not None for seg in earlier.prompt):
             raise ValueError(
@@ -118,6 +123,8 @@ class Step:
             )
             if reasons:
                 span.set_attribute("tierwise.escalation.reasons", reasons)
+            if attempts[-1].checked:
+                span.set_attribute(a.CACHE_CHECKED, attempts[-1].checked)
         return self._update(value)
 
     async def _answer(
@@ -126,16 +133,27 @@ class Step:
         """The step's value, from the cache or the tier(s), and the records of how."""
         slot = self._cache_slot(node, values, execution)
         lookup_ms = 0.0
+        hit = None
         if slot is not None:
             started = time.perf_counter()
-            found = await self._lookup(slot, node, execution)
-            if found is not None:
-                hit, record = found
+            hit = await self._lookup(slot, node, execution)
+            if hit is not None and not (
+                hit.kind == "semantic" and slot.cache.due_for_check(slot.scope, slot.policy)
+            ):
+                record = self._hit_record(node, execution.tier_of(node, self.tier), hit, started)
+                execution.record(record)
+                execution.telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(
+                    hit.answer.cost_usd
+                )
                 return hit.answer.value, [record]
             lookup_ms = (time.perf_counter() - started) * 1000
         value, attempts = await self._call_tiers(
             node, values, execution, cached=slot is not None, lookup_ms=lookup_ms
         )
+        if slot is not None and hit is not None:
+            right = await self._spot_check(slot, node, hit, value, attempts, execution)
+            if right:
+                return value, attempts  # the entry already answers this
         if slot is not None:
             answer = CachedAnswer(
                 value=value,
@@ -145,6 +163,33 @@ class Step:
             )
             await slot.cache.write(slot.scope, slot.policy, answer)
         return value, attempts
+
+    async def _spot_check(
+        self,
+        slot: _CacheSlot,
+        node: str,
+        hit: CacheHit,
+        value: Any,
+        attempts: list[StepRecord],
+        execution: ExecutionContext,
+    ) -> bool:
+        """Whether a semantic hit the tier(s) answered anyway was right; the entry learns.
+
+        The last call's record takes the hit's similarity and entry and the outcome.
+        """
+        right = _same_answer(value, hit.answer.value)
+        outcome = "right" if right else "wrong"
+        attempts[-1] = execution.amend(
+            attempts[-1],
+            cache=hit.kind,
+            similarity=round(hit.similarity, 4),
+            cache_entry=hit.entry,
+            checked=outcome,
+        )
+        execution.telemetry.metrics.cache_checks.labels(execution.workflow, node, outcome).inc()
+        if hit.entry is not None:
+            await slot.cache.feedback(hit.entry, hit.similarity, correct=right)
+        return right
 
     async def _call_tiers(
         self,
@@ -264,24 +309,19 @@ class Step:
 
     async def _lookup(
         self, slot: _CacheSlot, node: str, execution: ExecutionContext
-    ) -> tuple[CacheHit, StepRecord] | None:
-        """Look the slot up under its own span; a hit is recorded as the step's call."""
+    ) -> CacheHit | None:
+        """Look the slot up under its own span."""
         telemetry = execution.telemetry
         with telemetry.tracer.start_as_current_span(
             "cache lookup", attributes={a.NODE: node, "tierwise.cache.mode": str(slot.policy.mode)}
         ) as span:
-            started = time.perf_counter()
             hit = await slot.cache.lookup(slot.scope, slot.policy, slot.text)
             outcome = "miss" if hit is None else hit.kind
             span.set_attribute(a.CACHE_OUTCOME, outcome)
             telemetry.metrics.cache_lookups.labels(execution.workflow, node, outcome).inc()
-            if hit is None:
-                return None
-            span.set_attribute(a.CACHE_SIMILARITY, hit.similarity)
-            telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(hit.answer.cost_usd)
-            record = self._hit_record(node, execution.tier_of(node, self.tier), hit, started)
-            execution.record(record)
-            return hit, record
+            if hit is not None:
+                span.set_attribute(a.CACHE_SIMILARITY, hit.similarity)
+            return hit
 
     def _update(self, value: Any) -> dict[str, Any]:
         return {self.writes: [value] if self.collect else value}
@@ -387,6 +427,13 @@ def add_step(
     node = RunnableCallable(step.run, step.arun, name=name, trace=False)
     builder.add_node(name, node, metadata=metadata, **add_node_kwargs)
     _STEPS.setdefault(builder, {})[name] = step
+
+
+def _same_answer(fresh: Any, cached: Any) -> bool:
+    """Whether a fresh answer says what a cached one does: equal as JSON, key order aside."""
+    return json.dumps(fresh, sort_keys=True, default=str) == json.dumps(
+        cached, sort_keys=True, default=str
+    )
 
 
 def _as_mapping(state: Any) -> Mapping[str, Any]:

@@ -70,6 +70,12 @@ class Metrics:
             ["workflow", "node"],
             registry=r,
         )
+        self.cache_checks = Counter(
+            "tierwise_cache_checks",
+            "Semantic hits spot-checked against a fresh answer, by outcome (right, wrong).",
+            ["workflow", "node", "outcome"],
+            registry=r,
+        )
         self.escalations = Counter(
             "tierwise_escalations",
             "Answers passed on to a higher tier, per node and the tier that gave them.",

@@ -25,7 +25,9 @@ from runtime.cache import (
     StepCache,
 )
 from runtime.cli import app
+from runtime.engines import ChatRequest
 from runtime.errors import InputError
+from runtime.execution import StepRecord
 from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 from tests.services import free_port
 
@@ -42,27 +44,35 @@ def embedder() -> LocalEmbedder:
     return LocalEmbedder()
 
 
-@pytest.fixture
-def runtime(tmp_path: Path, embedder: LocalEmbedder) -> Iterator[Runtime]:
-    config = fake_config(tmp_path)
-    cache = StepCache(
+def local_cache(folder: Path, embedder: LocalEmbedder) -> StepCache:
+    """A step cache whose semantic half is Qdrant local mode in ``folder``."""
+    return StepCache(
         MemoryStore(),
-        semantic=lambda: QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None),
+        semantic=lambda: QdrantSemanticCache.open(embedder, path=folder / "qdrant", url=None),
         timeout_s=0.05,
         semantic_timeout_s=2.0,
     )
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, embedder: LocalEmbedder) -> Iterator[Runtime]:
+    config = fake_config(tmp_path)
+    cache = local_cache(tmp_path, embedder)
     client = FakeTierClient(answer_billing)
     yield Runtime(config, clients={"small": client}, cache=cache)
     assert cache.metrics.errors == 0  # the semantic half really ran
 
 
-def graph(ttl_s: float = 3600.0) -> Any:
+def graph(ttl_s: float = 3600.0, check_rate: float = 0.0) -> Any:
+    policy = CachePolicy(
+        mode=CacheMode.SEMANTIC, key=("question",), ttl_s=ttl_s, check_rate=check_rate
+    )
     step = Step(
         tier="small",
         prompt=(Segment.node("task", "Label it."), Segment.volatile("question", "{question}")),
         output=Label,
         writes="label",
-        cache=CachePolicy(mode=CacheMode.SEMANTIC, key=("question",), ttl_s=ttl_s),
+        cache=policy,
     )
     builder = StateGraph(State)
     add_step(builder, "label", step)
@@ -157,12 +167,7 @@ async def test_a_hit_reported_wrong_raises_only_that_entrys_threshold(
     tmp_path: Path, embedder: LocalEmbedder
 ) -> None:
     config = fake_config(tmp_path, workflows={"labels": f"{__name__}:build"})
-    cache = StepCache(
-        MemoryStore(),
-        semantic=lambda: QdrantSemanticCache.open(embedder, path=tmp_path / "qdrant", url=None),
-        timeout_s=0.05,
-        semantic_timeout_s=2.0,
-    )
+    cache = local_cache(tmp_path, embedder)
     rt = Runtime(config, clients={"small": FakeTierClient(answer_billing)}, cache=cache)
     question = {"question": "How do I export my invoices?"}
     other = {"question": "Where do I change my email address?"}
@@ -183,6 +188,56 @@ async def test_a_hit_reported_wrong_raises_only_that_entrys_threshold(
     with pytest.raises(InputError, match="not answered by the semantic cache"):
         await rt.cache_feedback(again.run_id, "label", correct=False)
     await rt.aclose()
+
+
+def by_topic(request: ChatRequest) -> str:
+    """A model that labels invoice exports by where they go."""
+    asked = request.messages[-1].content
+    return json.dumps({"label": "spreadsheet" if "spreadsheet" in asked else "invoices"})
+
+
+async def test_spot_checked_hits_are_answered_anyway_and_a_wrong_one_is_corrected(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    cache = local_cache(tmp_path, embedder)
+    client = FakeTierClient(by_topic)
+    rt = Runtime(fake_config(tmp_path), clients={"small": client}, cache=cache)
+    compiled = graph(check_rate=1.0)  # every semantic hit is checked
+
+    async def ask(question: str) -> tuple[str, StepRecord]:
+        with rt.execution("checked") as execution:
+            out = await compiled.ainvoke({"question": question})
+        (record,) = execution.steps
+        return out["label"]["label"], record
+
+    await ask("How do I export my invoices?")
+    right = await ask("How can I export my invoices?")
+    wrong = await ask("Can I export my invoices to a spreadsheet?")
+    repeat = await ask("Can I export my invoices to a spreadsheet?")
+
+    assert right[0] == "invoices" and right[1].cache == "semantic"
+    assert right[1].checked == "right" and right[1].cost_usd > 0 and right[1].saved_cost_usd == 0
+    # the entry said "invoices"; the model, asked anyway, says otherwise, and the step
+    # returns the model's answer, which is then cached under its own text
+    assert wrong[0] == "spreadsheet" and wrong[1].cache == "semantic"
+    assert wrong[1].checked == "wrong" and wrong[1].cache_entry is not None
+    assert repeat[0] == "spreadsheet" and repeat[1].cache == "exact"
+    assert len(client.requests) == 3
+    registry = rt.telemetry.metrics.registry
+    for outcome in ("right", "wrong"):
+        labels = {"workflow": "checked", "node": "label", "outcome": outcome}
+        assert registry.get_sample_value("tierwise_cache_checks_total", labels) == 1
+    await rt.aclose()
+
+
+def test_a_check_rate_needs_an_output_model() -> None:
+    with pytest.raises(ValueError, match="needs an output model"):
+        Step(
+            tier="small",
+            prompt=(Segment.volatile("question", "{question}"),),
+            writes="reply",
+            cache=CachePolicy(mode=CacheMode.SEMANTIC, key=("question",), check_rate=0.1),
+        )
 
 
 async def test_a_scope_keeps_at_most_max_entries_newest_first(

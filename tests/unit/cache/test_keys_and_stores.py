@@ -47,6 +47,23 @@ def test_policy_validation_and_defaults_per_kind_of_step() -> None:
         CachePolicy(key=())
     assert CachePolicy.classification("q").ttl_s > CachePolicy.conversation("q").ttl_s
     assert CachePolicy.conversation("q").mode is CacheMode.EXACT
+    with pytest.raises(ValueError, match="check_rate must be in"):
+        CachePolicy(mode=CacheMode.SEMANTIC, key=("q",), check_rate=1.5)
+    with pytest.raises(ValueError, match="needs mode=SEMANTIC"):
+        CachePolicy(key=("q",), check_rate=0.1)  # exact hits have nothing to check
+
+
+def test_spot_checks_fall_evenly_at_the_policys_rate_per_scope() -> None:
+    cache = StepCache(MemoryStore(), semantic=None, timeout_s=0.05)
+    quarter = CachePolicy(mode=CacheMode.SEMANTIC, key=("q",), check_rate=0.25)
+    other = CacheScope(workflow="w", node="other", prompt="p", model="m", tenant="t")
+    due = [cache.due_for_check(SCOPE, quarter) for _ in range(8)]
+    assert due == [False, False, False, True] * 2
+    assert [cache.due_for_check(other, quarter) for _ in range(4)][-1]  # its own count
+    never = CachePolicy(mode=CacheMode.SEMANTIC, key=("q",))
+    always = CachePolicy(mode=CacheMode.SEMANTIC, key=("q",), check_rate=1.0)
+    assert not any(cache.due_for_check(SCOPE, never) for _ in range(10))
+    assert all(cache.due_for_check(SCOPE, always) for _ in range(10))
 
 
 class Clock:
