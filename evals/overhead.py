@@ -88,9 +88,10 @@ async def bare_langgraph_after_models_ms_per_node(runtime: Runtime, runs: int) -
 
 
 def overhead_ms_per_step(records: list[ExecutionRecord]) -> float:
-    """Execution time outside model calls and cache lookups, per step."""
+    """Execution time outside model calls, cache lookups and tool functions, per step."""
     steps = [step for record in records for step in record.steps]
     inside = sum(step.latency_ms + step.lookup_ms for step in steps)
+    inside += sum(record.tool_ms for record in records)
     return (sum(record.latency_ms for record in records) - inside) / len(steps)
 
 

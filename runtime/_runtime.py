@@ -320,6 +320,7 @@ class Runtime:
             output=output,
             steps=tuple(context.steps),
             latency_ms=(time.perf_counter() - started) * 1000,
+            tool_ms=context.tool_ms,
             trace_id=context.trace_id,
             trace_url=await self._trace_url(context.trace_id),
         )

@@ -39,10 +39,16 @@ def load_faq() -> tuple[FaqEntry, ...]:
     return tuple(FaqEntry(**entry) for entry in raw)
 
 
-def _terms(text: str) -> set[str]:
+def _terms(text: str) -> frozenset[str]:
     words = {w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS}
     # A crude stemmer: "charged" and "charges" should meet "charge".
-    return words | {w.rstrip("s").removesuffix("ed").removesuffix("ing") for w in words}
+    return frozenset(words | {w.rstrip("s").removesuffix("ed").removesuffix("ing") for w in words})
+
+
+@cache
+def _indexed() -> tuple[tuple[frozenset[str], FaqEntry], ...]:
+    """Each entry with its terms, computed once rather than on every search."""
+    return tuple((_terms(f"{e.question} {e.answer}"), e) for e in load_faq())
 
 
 Query = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2_000)]
@@ -63,8 +69,8 @@ def search_faq(
     """
     wanted = _terms(query)
     scored = []
-    for entry in load_faq():
-        overlap = len(wanted & _terms(f"{entry.question} {entry.answer}"))
+    for terms, entry in _indexed():
+        overlap = len(wanted & terms)
         bonus = 0.5 if category is not None and entry.category == category else 0.0
         if overlap:
             scored.append((overlap + bonus, entry))

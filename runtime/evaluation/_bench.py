@@ -157,7 +157,9 @@ def _measure(runs: list[tuple[Request, ExecutionRecord | None]], seconds: float)
         for step in [s for s in record.steps if s.cache in ("off", "miss")][1:]
     ]
     prompt = sum(step.usage.input_tokens for step in later_calls)
-    model_and_lookup = sum(step.latency_ms + step.lookup_ms for step in steps)
+    not_runtime = sum(step.latency_ms + step.lookup_ms for step in steps) + sum(
+        record.tool_ms for record in records
+    )
     cached = [
         record.latency_ms
         for record in records
@@ -180,9 +182,7 @@ def _measure(runs: list[tuple[Request, ExecutionRecord | None]], seconds: float)
         cache_hit_rate=sum(s.cache in ("exact", "semantic") for s in steps) / len(steps)
         if steps
         else 0.0,
-        overhead_ms_per_step=max(0.0, sum(latencies) - model_and_lookup) / len(steps)
-        if steps
-        else 0.0,
+        overhead_ms_per_step=max(0.0, sum(latencies) - not_runtime) / len(steps) if steps else 0.0,
         executions_per_s=len(records) / seconds if seconds else 0.0,
         fully_cached_p95_latency_ms=nearest_rank(sorted(cached), 0.95) if cached else None,
     )

@@ -57,6 +57,8 @@ class ExecutionContext:
     """The step cache; None bypasses it (``--no-cache``)."""
     steps: list[StepRecord] = field(default_factory=list)
     """Model calls made so far."""
+    tool_ms: float = 0.0
+    """Time spent inside traced tool functions so far: the workflow's own work."""
     telemetry: Telemetry = field(default_factory=Telemetry)
     """Where spans and metrics go (by default: metrics only, no spans)."""
     trace_id: str | None = None

@@ -112,6 +112,9 @@ class ExecutionRecord:
     """Every model call, in the order they finished."""
     latency_ms: float
     """Wall time of the whole execution."""
+    tool_ms: float = 0.0
+    """Of that, time inside traced tool functions (the workflow's code, not tierwise's;
+    cached tool results take none)."""
     trace_id: str | None = None
     """The execution's OpenTelemetry trace (``tierwise traces show`` takes the run id)."""
     trace_url: str | None = None
@@ -137,6 +140,7 @@ class ExecutionRecord:
             "cost_usd": self.cost_usd,
             "saved_cost_usd": self.saved_cost_usd,
             "latency_ms": round(self.latency_ms, 1),
+            "tool_ms": round(self.tool_ms, 2),
             "steps": [step.as_dict() for step in self.steps],
             "trace_id": self.trace_id,
             "trace_url": self.trace_url,

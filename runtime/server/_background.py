@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import json
 import logging
@@ -302,13 +303,4 @@ class BackgroundRuns:
 
 
 def _joined(record: ExecutionRecord, earlier: list[StepRecord]) -> ExecutionRecord:
-    return ExecutionRecord(
-        run_id=record.run_id,
-        workflow=record.workflow,
-        tenant=record.tenant,
-        output=record.output,
-        steps=(*earlier, *record.steps),
-        latency_ms=record.latency_ms,
-        trace_id=record.trace_id,
-        trace_url=record.trace_url,
-    )
+    return dataclasses.replace(record, steps=(*earlier, *record.steps))

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import inspect
 import json
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,14 +74,14 @@ def traced_tool(
 
             @functools.wraps(function)
             async def traced_async(*args: P.args, **kwargs: P.kwargs) -> Any:
-                with _span(span_name, attributes):
+                with _span(span_name, attributes) as (_, execution), _timed(execution):
                     return await async_function(*args, **kwargs)
 
             return cast(Callable[P, R], traced_async)
 
         @functools.wraps(function)
         def traced(*args: P.args, **kwargs: P.kwargs) -> R:
-            with _span(span_name, attributes):
+            with _span(span_name, attributes) as (_, execution), _timed(execution):
                 return function(*args, **kwargs)
 
         return traced
@@ -127,7 +128,8 @@ class _ToolResults:
             if span is not None:
                 span.set_attribute(a.CACHE_OUTCOME, "exact")
             return self._adapter.validate_json(raw)
-        result = await self._run(args, kwargs, is_async=is_async)
+        with _timed(execution):
+            result = await self._run(args, kwargs, is_async=is_async)
         if span is not None:
             span.set_attribute(a.CACHE_OUTCOME, "miss")
         await store.set_value(
@@ -147,6 +149,17 @@ class _ToolResults:
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+@contextmanager
+def _timed(execution: ExecutionContext | None) -> Iterator[None]:
+    """Add the time the block takes to the execution's tool time."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        if execution is not None:
+            execution.tool_ms += (time.perf_counter() - started) * 1000
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,3 +86,25 @@ async def test_a_new_version_or_no_cache_runs_the_tool(runtime: Runtime) -> None
         await retrieval(calls, version="2")("q")
     await retrieval(calls, version="2")("q")  # outside an execution: plain call
     assert len(calls) == 4
+
+
+async def test_time_inside_tool_functions_is_counted_apart_from_tierwises(
+    runtime: Runtime,
+) -> None:
+    @traced_tool("slow", cache=ToolCache(ttl_s=60))
+    def slow(query: str) -> str:
+        time.sleep(0.02)
+        return query
+
+    @traced_tool("slow_uncached")
+    async def slow_uncached(query: str) -> str:
+        await asyncio.sleep(0.02)
+        return query
+
+    with runtime.execution("w") as execution:
+        await slow("a")
+        await slow_uncached("b")
+        ran = execution.tool_ms
+        await slow("a")  # a cached result runs no tool code
+    assert ran >= 40
+    assert execution.tool_ms - ran < 20
