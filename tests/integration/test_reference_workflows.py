@@ -138,6 +138,7 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
             "fallback",
             "trimmed",
             "confidence",
+            "checked",
         }
         assert step["cache"] == "miss"
     assert result["steps"][-1]["cached_input_tokens"] > 0
