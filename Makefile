@@ -30,7 +30,7 @@ deploy: setup
 	$(BIN)/tierwise deploy render --target compose --out deploy/compose/compose.yaml
 	$(BIN)/tierwise deploy render --target k8s --out deploy/k8s/tierwise.yaml
 
-# tierwise against the naive baseline on the same inputs (writes evals/reports/bench.json).
+# tierwise against the naive and peer baselines on the same inputs (writes evals/reports/bench.json).
 bench: setup
 	$(BIN)/tierwise bench --json evals/reports/bench.json
 

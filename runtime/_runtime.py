@@ -264,6 +264,7 @@ class Runtime:
         on_step: Callable[[StepRecord], None] | None = None,
         on_chunk: Callable[[str, Any], None] | None = None,
         volatile_header: bool = False,
+        node_cache: bool = False,
         lane: Lane | None = None,
         ablated: frozenset[tuple[str, str]] = frozenset(),
     ) -> ExecutionRecord:
@@ -274,6 +275,8 @@ class Runtime:
         resumes the thread from its last checkpoint. ``on_step`` hears of every finished
         step, ``on_chunk`` of every LangGraph ``values`` and ``updates`` chunk (streaming).
         ``volatile_header`` makes it the benchmark's naive baseline (no prefix reuse);
+        ``node_cache`` runs the graph with LangGraph's own exact-match node cache on its
+        Steps instead (the benchmark's peer baseline; not with ``thread_id``);
         ``lane`` overrides the workflow's traffic lane; ``ablated`` leaves (node, segment)
         pairs out of the prompts (an ablation study; do not cache what it answers).
         """
@@ -281,7 +284,7 @@ class Runtime:
         resuming = thread_id is not None and raw_input is None
         graph_input = None if resuming else registered.validate_input(raw_input)
         limits = self.budget_for(workflow, budget)
-        graph: Any = registered.graph
+        graph: Any = registered.node_cached if node_cache else registered.graph
         config: dict[str, Any] | None = None
         if thread_id is not None:
             graph = registered.with_checkpointer(await self.checkpointer())

@@ -295,65 +295,74 @@ def bench(
         "evals/datasets/support_triage.jsonl"
     ),
     naive_config: Annotated[
-        Path, typer.Option(help="The naive baseline's tiers (every step on the large model)")
+        Path,
+        typer.Option(help="The naive and peer baselines' tiers (every step on the large model)"),
     ] = Path("evals/configs/all_large.toml"),
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the results here as JSON")
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Replay a workload on the naive baseline and on tierwise; report both and the ratios."""
-    from runtime.evaluation import bench as run_bench
-    from runtime.evaluation import load_dataset, workload
+    """Replay a workload on the naive and peer baselines and on tierwise; report all three.
 
-    # both sides start with empty step caches, as `eval run` does: a bench run never
+    Also tierwise's ratios to each baseline.
+    """
+    from runtime.evaluation import SIDES, load_dataset, workload
+    from runtime.evaluation import bench as run_bench
+
+    # every side starts with empty step caches, as `eval run` does: a bench run never
     # answers from entries an earlier run left in .tierwise
     states = contextlib.ExitStack()
     try:
         requests = workload(load_dataset(dataset), executions)
-        naive, tierwise = (
-            Runtime(
+        runtimes = {
+            side: Runtime(
                 load_config(path).model_copy(
                     update={"state_dir": Path(states.enter_context(tempfile.TemporaryDirectory()))}
                 )
             )
-            for path in (naive_config, config)
-        )
+            for side, path in zip(SIDES, (naive_config, naive_config, config), strict=True)
+        }
     except TierwiseError as exc:
         states.close()
         raise fail(exc) from exc
 
-    async def both() -> Any:
+    async def all_sides() -> Any:
         try:
-            for name in (workflow,):  # as a server would at start
-                await naive.warm_up(name)
-                await tierwise.warm_up(name)
-            return await run_bench(
-                workflow, requests, naive=naive, tierwise=tierwise, concurrency=concurrency
-            )
+            for runtime in runtimes.values():  # as a server would at start
+                await runtime.warm_up(workflow)
+            return await run_bench(workflow, requests, concurrency=concurrency, **runtimes)
         finally:
-            await naive.aclose()
-            await tierwise.aclose()
+            for runtime in runtimes.values():
+                await runtime.aclose()
 
     try:
         with states:
-            result = asyncio.run(both()).as_dict()
+            result = asyncio.run(all_sides()).as_dict()
     except TierwiseError as exc:
         raise fail(exc) from exc
     if json_file is not None:
         json_file.parent.mkdir(parents=True, exist_ok=True)
         json_file.write_text(json.dumps(result, indent=2))
-    table = Table("measure", "naive", "tierwise", "tierwise / naive", title=f"bench: {workflow}")
-    for key, naive_value in result["naive"].items():
-        value = result["tierwise"][key]
-        ratio = value / naive_value if naive_value and value is not None else None
+    console().print(_bench_table(result, title=f"bench: {workflow}"))
+
+
+def _bench_table(result: dict[str, Any], *, title: str) -> Table:
+    """Each measure on each side, and tierwise's ratios to the two baselines."""
+
+    def ratio(value: float | None, base: float | None) -> str:
+        return f"{value / base:.3f}x" if base and value is not None else "-"
+
+    table = Table("measure", "naive", "peer", "tierwise", "/ naive", "/ peer", title=title)
+    for key in result["tierwise"]:
+        naive, peer, value = (result[side][key] for side in ("naive", "peer", "tierwise"))
         table.add_row(
             key,
-            "-" if naive_value is None else f"{naive_value:.6g}",
-            "-" if value is None else f"{value:.6g}",
-            "-" if ratio is None else f"{ratio:.3f}x",
+            *("-" if v is None else f"{v:.6g}" for v in (naive, peer, value)),
+            ratio(value, naive),
+            ratio(value, peer),
         )
-    console().print(table)
+    return table
 
 
 @app.command()

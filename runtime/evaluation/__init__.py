@@ -1,6 +1,6 @@
 """Measuring workflows: datasets, scorers, per-configuration results and reports."""
 
-from runtime.evaluation._bench import BenchResult, Request, Side, bench, workload
+from runtime.evaluation._bench import SIDES, BenchResult, Request, Side, bench, workload
 from runtime.evaluation._calibrate import (
     Calibration,
     Routing,
@@ -17,6 +17,7 @@ from runtime.evaluation._harness import (
 from runtime.evaluation._scorers import exact_match, field_match, lookup
 
 __all__ = [
+    "SIDES",
     "BenchResult",
     "Calibration",
     "ConfigResult",

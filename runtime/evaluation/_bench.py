@@ -1,10 +1,13 @@
-"""``tierwise bench``: tierwise against the naive way of running the same workflow.
+"""``tierwise bench``: tierwise against two other ways of running the same workflow.
 
 Same process, same inputs, interleaved in rounds. The naive baseline runs every step on
 the large tier (the all-large configuration), with no step cache and a volatile header
-(a request id and a timestamp) before every prompt, so no prefix is ever reused.
-tierwise runs as configured. The workload mixes fresh questions, exact repeats and
-paraphrases (about a third each, as production traffic shows).
+(a request id and a timestamp) before every prompt, so no prefix is ever reused. The
+peer baseline is what a competent team gets without tierwise: every step on the large
+tier, the prompts as written (so the engine reuses their prefixes), and LangGraph's own
+exact-match node cache on every Step. tierwise runs as configured. The workload mixes
+fresh questions, exact repeats and paraphrases (about a third each, as production traffic
+shows).
 """
 
 from __future__ import annotations
@@ -70,6 +73,9 @@ class Side:
     executions: int
     failures: int
     cost_per_execution: float
+    model_seconds_per_execution: float
+    """Seconds the model engines spent on an execution's calls: the compute cost, which no
+    price sheet can flatter."""
     p50_latency_ms: float
     p95_latency_ms: float
     quality: float
@@ -77,35 +83,55 @@ class Side:
     """Prompt tokens served from the prefix cache / prompt tokens, on model calls after an
     execution's first."""
     cache_hit_rate: float
+    """Model steps answered from a cache (tierwise's step cache, or LangGraph's node cache
+    on the peer side) / model steps."""
     overhead_ms_per_step: float
-    """Execution time not spent in model calls or cache lookups, per step."""
+    """Execution time not spent in model calls, cache lookups or tool functions, per step."""
     fully_cached_p95_latency_ms: float | None
-    """p95 latency of the executions whose every step was answered from the step cache
-    (None when there were none: the naive side never caches)."""
+    """p95 latency of the executions that made no model call, every step answered from a
+    cache (None when there were none: the naive side never caches)."""
     executions_per_s: float
+
+
+SIDES = ("naive", "peer", "tierwise")
+"""How the workload is run: the naive baseline, what a competent team gets from LangGraph
+and the engine alone, and tierwise."""
+_RATIOS = ("cost_per_execution", "model_seconds_per_execution", "p95_latency_ms", "quality")
 
 
 @dataclass(frozen=True, slots=True)
 class BenchResult:
-    """Both sides and tierwise / naive ratios, under the keys ``--json`` writes."""
+    """The three sides and tierwise's ratios to the two baselines, as ``--json`` writes them."""
 
     naive: Side
+    peer: Side
     tierwise: Side
 
     def as_dict(self) -> dict[str, Any]:
-        """``naive``, ``tierwise`` and ``ratios`` (tierwise / naive)."""
+        """Each side, ``ratios`` (tierwise / naive) and ``ratios_to_peer`` (tierwise / peer)."""
 
-        def ratio(key: str) -> float | None:
-            base = getattr(self.naive, key)
-            return getattr(self.tierwise, key) / base if base else None
+        def ratios(base: Side) -> dict[str, float | None]:
+            return {
+                key: getattr(self.tierwise, key) / getattr(base, key)
+                if getattr(base, key)
+                else None
+                for key in _RATIOS
+            }
 
         return {
-            "naive": asdict(self.naive),
-            "tierwise": asdict(self.tierwise),
-            "ratios": {
-                key: ratio(key) for key in ("cost_per_execution", "p95_latency_ms", "quality")
-            },
+            **{side: asdict(getattr(self, side)) for side in SIDES},
+            "ratios": ratios(self.naive),
+            "ratios_to_peer": ratios(self.peer),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    request: Request
+    record: ExecutionRecord | None
+    """None when the execution failed."""
+    node_hits: int = 0
+    """Steps LangGraph's node cache answered (they leave no step record)."""
 
 
 async def bench(
@@ -113,76 +139,99 @@ async def bench(
     requests: list[Request],
     *,
     naive: Runtime,
+    peer: Runtime,
     tierwise: Runtime,
     concurrency: int = 1,
 ) -> BenchResult:
-    """Run the workload on both runtimes, round by round (``concurrency`` at a time each)."""
-    records: dict[str, list[tuple[Request, ExecutionRecord | None]]] = {"naive": [], "tw": []}
-    busy = {"naive": 0.0, "tw": 0.0}
+    """Run the workload on the three runtimes, round by round (``concurrency`` at a time).
+
+    ``naive`` runs with a volatile header before every prompt and no cache; ``peer`` with
+    the prompts as written, the engine's prefix reuse and LangGraph's node cache on every
+    Step, no step cache; ``tierwise`` as configured. Give naive and peer the all-large
+    configuration.
+    """
+    runtimes = {"naive": naive, "peer": peer, "tierwise": tierwise}
+    runs: dict[str, list[_Run]] = {side: [] for side in SIDES}
+    busy = dict.fromkeys(SIDES, 0.0)
     for start in range(0, len(requests), concurrency):
         batch = requests[start : start + concurrency]
-        for side, runtime in (("naive", naive), ("tw", tierwise)):
+        for side in SIDES:
             began = time.perf_counter()
-            results = await asyncio.gather(
-                *(_execute(runtime, workflow, request, side == "naive") for request in batch)
+            runs[side] += await asyncio.gather(
+                *(_execute(runtimes[side], workflow, request, side) for request in batch)
             )
             busy[side] += time.perf_counter() - began
-            records[side] += list(zip(batch, results, strict=True))
-    return BenchResult(
-        naive=_measure(records["naive"], busy["naive"]),
-        tierwise=_measure(records["tw"], busy["tw"]),
-    )
+    return BenchResult(**{side: _measure(runs[side], busy[side]) for side in SIDES})
 
 
-async def _execute(
-    runtime: Runtime, workflow: str, request: Request, naive: bool
-) -> ExecutionRecord | None:
+async def _execute(runtime: Runtime, workflow: str, request: Request, side: str) -> _Run:
+    node_hits = 0
+
+    def count_node_hits(mode: str, chunk: Any) -> None:
+        nonlocal node_hits
+        if mode == "updates" and (chunk.get("__metadata__") or {}).get("cached"):
+            node_hits += 1
+
     try:
-        return await runtime.run(
-            workflow, request.input, use_cache=not naive, volatile_header=naive
+        record = await runtime.run(
+            workflow,
+            request.input,
+            use_cache=side == "tierwise",
+            volatile_header=side == "naive",
+            node_cache=side == "peer",
+            on_chunk=count_node_hits if side == "peer" else None,
         )
     except TierwiseError:
-        return None
+        return _Run(request, None)
+    return _Run(request, record, node_hits)
 
 
-def _measure(runs: list[tuple[Request, ExecutionRecord | None]], seconds: float) -> Side:
-    done = [(request, record) for request, record in runs if record is not None]
-    records = [record for _, record in done]
+def _measure(runs: list[_Run], seconds: float) -> Side:
+    done = [run for run in runs if run.record is not None]
+    records = [run.record for run in done if run.record is not None]
     costs = sorted(record.cost_usd for record in records) or [0.0]
     latencies = sorted(record.latency_ms for record in records) or [0.0]
     steps = [step for record in records for step in record.steps]
+    calls = [step for step in steps if step.cache in ("off", "miss")]
     later_calls = [
         step
         for record in records
         for step in [s for s in record.steps if s.cache in ("off", "miss")][1:]
     ]
     prompt = sum(step.usage.input_tokens for step in later_calls)
+    node_hits = sum(run.node_hits for run in done)
+    all_steps = len(steps) + node_hits
     not_runtime = sum(step.latency_ms + step.lookup_ms for step in steps) + sum(
         record.tool_ms for record in records
     )
     cached = [
         record.latency_ms
-        for record in records
-        if record.steps and all(s.cache in ("exact", "semantic") for s in record.steps)
+        for run, record in zip(done, records, strict=True)
+        if (record.steps or run.node_hits)
+        and not any(s.cache in ("off", "miss") for s in record.steps)
     ]
     return Side(
         executions=len(runs),
         failures=len(runs) - len(done),
         cost_per_execution=statistics.fmean(costs),
+        model_seconds_per_execution=sum(s.latency_ms for s in calls) / 1000 / len(records)
+        if records
+        else 0.0,
         p50_latency_ms=nearest_rank(latencies, 0.50),
         p95_latency_ms=nearest_rank(latencies, 0.95),
         quality=statistics.fmean(
-            [field_match(record.output, request.expect) for request, record in done] or [0.0]
+            [field_match(run.record.output, run.request.expect) for run in done if run.record]
+            or [0.0]
         )
         * len(done)
         / max(len(runs), 1),
         prefix_reuse=sum(s.usage.cached_input_tokens for s in later_calls) / prompt
         if prompt
         else 0.0,
-        cache_hit_rate=sum(s.cache in ("exact", "semantic") for s in steps) / len(steps)
-        if steps
+        cache_hit_rate=(len(steps) - len(calls) + node_hits) / all_steps if all_steps else 0.0,
+        overhead_ms_per_step=max(0.0, sum(latencies) - not_runtime) / all_steps
+        if all_steps
         else 0.0,
-        overhead_ms_per_step=max(0.0, sum(latencies) - not_runtime) / len(steps) if steps else 0.0,
         executions_per_s=len(records) / seconds if seconds else 0.0,
         fully_cached_p95_latency_ms=nearest_rank(sorted(cached), 0.95) if cached else None,
     )

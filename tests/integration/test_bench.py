@@ -23,7 +23,9 @@ KEYS = {
     "cache_hit_rate",
     "overhead_ms_per_step",
     "executions_per_s",
+    "model_seconds_per_execution",
 }
+RATIOS = {"cost_per_execution", "model_seconds_per_execution", "p95_latency_ms", "quality"}
 
 
 def test_the_workload_mixes_fresh_repeated_and_paraphrased_inputs() -> None:
@@ -33,7 +35,7 @@ def test_the_workload_mixes_fresh_repeated_and_paraphrased_inputs() -> None:
     assert kinds.count("paraphrase") == 10
 
 
-def test_bench_writes_both_sides_and_their_ratios_under_stable_keys(tmp_path: Path) -> None:
+def test_bench_writes_three_sides_and_tierwises_ratios_under_stable_keys(tmp_path: Path) -> None:
     result_file = tmp_path / "bench.json"
     config = str(REPO / "tierwise.toml")
     done = CliRunner().invoke(
@@ -46,11 +48,17 @@ def test_bench_writes_both_sides_and_their_ratios_under_stable_keys(tmp_path: Pa
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     result = json.loads(result_file.read_text())
-    assert set(result["naive"]) >= KEYS and set(result["tierwise"]) >= KEYS
-    assert set(result["ratios"]) == {"cost_per_execution", "p95_latency_ms", "quality"}
+    assert all(set(result[side]) >= KEYS for side in ("naive", "peer", "tierwise"))
+    assert set(result["ratios"]) == set(result["ratios_to_peer"]) == RATIOS
     assert result["naive"]["prefix_reuse"] < 0.05  # a fresh header before every prompt
     assert result["naive"]["cache_hit_rate"] == 0.0
     assert result["naive"]["fully_cached_p95_latency_ms"] is None
     cached_p95 = result["tierwise"]["fully_cached_p95_latency_ms"]  # the exact repeat
     assert 0 < cached_p95 < result["tierwise"]["p95_latency_ms"]
     assert result["tierwise"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
+    # peer: the prompts as written reuse their prefixes, and LangGraph's node cache
+    # answers the exact repeat's three model steps (of nine) without a step record
+    assert result["peer"]["prefix_reuse"] > 0.5
+    assert result["peer"]["cache_hit_rate"] == pytest.approx(1 / 3)
+    assert result["peer"]["fully_cached_p95_latency_ms"] is not None
+    assert result["peer"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
