@@ -1,7 +1,7 @@
 """Runtime overhead per step, measured alone: no other execution competes for the cores.
 
-Overhead is what `tierwise bench` counts: execution time not spent in model calls or
-cache lookups, per step. Four rows: a bare three-node LangGraph graph of plain async
+Overhead is what `tierwise bench` counts: execution time not spent in model calls, cache
+lookups or tool functions, per step. Four rows: a bare three-node LangGraph graph of plain async
 functions (the floor LangGraph itself sets), the same graph with one real model call in
 each node (LangGraph's floor once inference has run on the same cores, as it has before
 every real step), support_triage answered entirely from the step cache, and
@@ -145,8 +145,8 @@ def main() -> None:
     )
     args.report.write_text(
         "# Runtime overhead per step, measured alone\n\n"
-        "Measured by `python -m evals.overhead`: execution time outside model calls and "
-        "cache lookups, per step, with nothing else running.\n\n" + table + "\n"
+        "Measured by `python -m evals.overhead`: execution time outside model calls, "
+        "cache lookups and tool functions, per step, with nothing else running.\n\n" + table + "\n"
     )
     print(table)
 
