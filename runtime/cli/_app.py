@@ -353,9 +353,11 @@ def _bench_table(result: dict[str, Any], *, title: str) -> Table:
     def ratio(value: float | None, base: float | None) -> str:
         return f"{value / base:.3f}x" if base and value is not None else "-"
 
-    table = Table("measure", "naive", "peer", "tierwise", "/ naive", "/ peer", title=title)
+    from runtime.evaluation import SIDES
+
+    table = Table("measure", *SIDES, "/ naive", "/ peer", title=title)
     for key in result["tierwise"]:
-        naive, peer, value = (result[side][key] for side in ("naive", "peer", "tierwise"))
+        naive, peer, value = (result[side][key] for side in SIDES)
         table.add_row(
             key,
             *("-" if v is None else f"{v:.6g}" for v in (naive, peer, value)),

@@ -28,7 +28,7 @@ from runtime.cache import (
     prompt_fingerprint,
 )
 from runtime.costs import Usage
-from runtime.errors import ModelOutputError, WorkflowError
+from runtime.errors import ModelError, ModelOutputError, WorkflowError
 from runtime.execution import ExecutionContext, StepRecord, current_execution
 from runtime.prompts import (
     Message,
@@ -134,22 +134,22 @@ class Step:
         slot = self._cache_slot(node, values, execution)
         lookup_ms = 0.0
         hit = None
+        started = time.perf_counter()
         if slot is not None:
-            started = time.perf_counter()
             hit = await self._lookup(slot, node, execution)
             if hit is not None and not (
                 hit.kind == "semantic" and slot.cache.due_for_check(slot.scope, slot.policy)
             ):
-                record = self._hit_record(node, execution.tier_of(node, self.tier), hit, started)
-                execution.record(record)
-                execution.telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(
-                    hit.answer.cost_usd
-                )
-                return hit.answer.value, [record]
+                return self._reuse(node, hit, started, execution)
             lookup_ms = (time.perf_counter() - started) * 1000
-        value, attempts = await self._call_tiers(
-            node, values, execution, cached=slot is not None, lookup_ms=lookup_ms
-        )
+        try:
+            value, attempts = await self._call_tiers(
+                node, values, execution, cached=slot is not None, lookup_ms=lookup_ms
+            )
+        except ModelError:
+            if hit is None:
+                raise
+            return self._reuse(node, hit, started, execution)  # no check: the hit stands
         if slot is not None and hit is not None:
             right = await self._spot_check(slot, node, hit, value, attempts, execution)
             if right:
@@ -163,6 +163,17 @@ class Step:
             )
             await slot.cache.write(slot.scope, slot.policy, answer)
         return value, attempts
+
+    def _reuse(
+        self, node: str, hit: CacheHit, started: float, execution: ExecutionContext
+    ) -> tuple[Any, list[StepRecord]]:
+        """Answer from the cache: the hit is the step's record, and what it saved counts."""
+        record = self._hit_record(node, execution.tier_of(node, self.tier), hit, started)
+        execution.record(record)
+        execution.telemetry.metrics.cache_saved.labels(execution.workflow, node).inc(
+            hit.answer.cost_usd
+        )
+        return hit.answer.value, [record]
 
     async def _spot_check(
         self,

@@ -230,6 +230,27 @@ async def test_spot_checked_hits_are_answered_anyway_and_a_wrong_one_is_correcte
     await rt.aclose()
 
 
+async def test_a_check_the_model_cannot_make_leaves_the_hit_standing(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    answers = [json.dumps({"label": "invoices"})]
+    client = FakeTierClient(lambda _: answers[-1])
+    rt = Runtime(
+        fake_config(tmp_path), clients={"small": client}, cache=local_cache(tmp_path, embedder)
+    )
+    compiled = graph(check_rate=1.0)
+    with rt.execution("checked"):
+        await compiled.ainvoke({"question": "How do I export my invoices?"})
+    answers.append("not JSON at all")  # the model breaks down before the check
+    with rt.execution("checked") as execution:
+        out = await compiled.ainvoke({"question": "How can I export my invoices?"})
+    *failed_check, answered = execution.steps
+    assert out["label"] == {"label": "invoices"}
+    assert answered.cache == "semantic" and answered.checked is None
+    assert len(failed_check) == 1 and failed_check[0].cost_usd > 0  # paid, on the bill
+    await rt.aclose()
+
+
 def test_a_check_rate_needs_an_output_model() -> None:
     with pytest.raises(ValueError, match="needs an output model"):
         Step(
