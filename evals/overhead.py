@@ -5,10 +5,11 @@ lookups or tool functions, per step. Four rows: a bare three-node LangGraph grap
 functions (the floor LangGraph itself sets), the same graph with one real model call in
 each node (LangGraph's floor once inference has run on the same cores, as it has before
 every real step), support_triage answered entirely from the step cache, and
-support_triage with the cache off (every step a model call). Writes
+support_triage with the cache off (every step a model call). Then the bench's workload
+replayed on tierwise alone, for the latency of its fully cached executions by kind. Writes
 evals/reports/overhead.md.
 
-    python -m evals.overhead [--cached 30] [--uncached 6]
+    python -m evals.overhead [--cached 30] [--uncached 6] [--workload 30]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing_extensions import TypedDict
 from evals.prefix_reuse import REPO
 from runtime import Runtime, load_config
 from runtime.engines import ChatRequest
-from runtime.evaluation import load_dataset
+from runtime.evaluation import load_dataset, workload
 from runtime.execution import ExecutionRecord
 from runtime.prompts import Message
 
@@ -131,24 +132,71 @@ async def measure(cached: int, uncached: int, state: Path) -> list[tuple[str, fl
     ]
 
 
+async def replay_cached(executions: int, state: Path) -> list[tuple[str, list[float], float]]:
+    """The bench workload on tierwise alone: for the executions that made no model call,
+    by kind (repeat, paraphrase), their latencies and the mean of their semantic lookups."""
+    config = load_config(REPO / "tierwise.toml").model_copy(update={"state_dir": state})
+    runtime = Runtime(config)
+    requests = workload(load_dataset(REPO / "evals/datasets/support_triage.jsonl"), executions)
+    cached: dict[str, list[ExecutionRecord]] = {}
+    try:
+        await runtime.warm_up("support_triage")
+        for request in requests:
+            record = await runtime.run("support_triage", request.input)
+            if record.steps and all(s.cache in ("exact", "semantic") for s in record.steps):
+                cached.setdefault(request.kind, []).append(record)
+    finally:
+        await runtime.aclose()
+    rows = []
+    for kind, records in sorted(cached.items()):
+        lookups = [s.latency_ms for r in records for s in r.steps if s.cache == "semantic"]
+        rows.append(
+            (
+                kind,
+                sorted(r.latency_ms for r in records),
+                statistics.fmean(lookups) if lookups else 0.0,
+            )
+        )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cached", type=int, default=30)
     parser.add_argument("--uncached", type=int, default=6)
+    parser.add_argument("--workload", type=int, default=30, help="bench executions to replay")
     parser.add_argument("--report", type=Path, default=REPO / "evals/reports/overhead.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as state:
         rows: list[Any] = asyncio.run(measure(args.cached, args.uncached, Path(state)))
+    with tempfile.TemporaryDirectory() as state:
+        replayed = asyncio.run(replay_cached(args.workload, Path(state)))
     table = "\n".join(
         ["| measured | overhead ms per step | |", "|---|---:|---|"]
         + [f"| {name} | {ms:.2f} | {note} |" for name, ms, note in rows]
     )
+    cached_table = "\n".join(
+        [
+            "| kind | executions | min ms | p50 ms | max ms | mean semantic lookup ms |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        + [
+            f"| {kind} | {len(ms)} | {ms[0]:.1f} | {statistics.median(ms):.1f} | {ms[-1]:.1f} "
+            f"| {lookup:.1f} |"
+            for kind, ms, lookup in replayed
+        ]
+    )
     args.report.write_text(
         "# Runtime overhead per step, measured alone\n\n"
         "Measured by `python -m evals.overhead`: execution time outside model calls, "
-        "cache lookups and tool functions, per step, with nothing else running.\n\n" + table + "\n"
+        "cache lookups and tool functions, per step, with nothing else running.\n\n"
+        + table
+        + f"\n\n## Fully cached executions of the bench workload ({args.workload}), "
+        "tierwise alone\n\nExecutions that made no model call: exact repeats, and "
+        "paraphrases whose classification the semantic cache answered.\n\n" + cached_table + "\n"
     )
     print(table)
+    print(cached_table)
 
 
 if __name__ == "__main__":
