@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from enum import Enum
 from importlib import metadata
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, NamedTuple
 
 from fastapi import Depends, FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -50,6 +50,17 @@ thread "support-1". ``state_key`` is the checkpointer's thread id for it, derive
 tenant and thread id (``_state_key``), so their states never mix either."""
 _GLOBAL_THREADS = "threads"
 """The table before thread ids were per tenant; its rows move over, state keys unchanged."""
+
+
+class _ThreadRow(NamedTuple):
+    """A thread as ``tenant_threads`` holds it (the columns ``thread_row`` selects)."""
+
+    thread_id: str
+    workflow: str | None
+    metadata: str
+    created_at: float
+    updated_at: float
+    state_key: str
 
 
 class AssistantSearch(BaseModel):
@@ -234,7 +245,7 @@ def add_platform_routes(
         if body.command is not None:
             raise InputError("commands (interrupt / resume) are not supported by tierwise")
         workflow = resolve(body.assistant_id)
-        state_key = None if thread_id is None else thread_row(thread_id, tenant)[5]
+        state_key = None if thread_id is None else thread_row(thread_id, tenant).state_key
         if body.input is not None or thread_id is None:
             workflow.validate_input(body.input)
         runtime.budget_for(workflow.name, body.budget)
@@ -250,25 +261,25 @@ def add_platform_routes(
         """Run statelessly; SSE ``metadata``, ``values`` / ``updates``, ``end`` or ``error``."""
         return await stream(body, tenant, None)
 
-    def thread_row(thread_id: str, tenant: str) -> tuple[Any, ...]:
+    def thread_row(thread_id: str, tenant: str) -> _ThreadRow:
         with threads_db.transaction() as db:
-            row: tuple[Any, ...] | None = db.execute(
+            row = db.execute(
                 "SELECT thread_id, workflow, metadata, created_at, updated_at, state_key "
                 "FROM tenant_threads WHERE tenant = ? AND thread_id = ?",
                 (tenant, thread_id),
             ).fetchone()
         if row is None:
             raise NotFoundError(f"no thread {thread_id!r}")
-        return row
+        return _ThreadRow(*row)
 
     def thread(thread_id: str, tenant: str) -> dict[str, Any]:
         row = thread_row(thread_id, tenant)
         return {
-            "thread_id": row[0],
-            "workflow": row[1],
-            "metadata": json.loads(row[2]),
-            "created_at": _iso(row[3]),
-            "updated_at": _iso(row[4]),
+            "thread_id": row.thread_id,
+            "workflow": row.workflow,
+            "metadata": json.loads(row.metadata),
+            "created_at": _iso(row.created_at),
+            "updated_at": _iso(row.updated_at),
             "status": "idle",
             "values": {},
         }
@@ -312,7 +323,8 @@ def add_platform_routes(
     @app.get("/threads/{thread_id}/state", tags=tags)
     async def thread_state(thread_id: str, tenant: Tenant) -> dict[str, Any]:
         """The thread's latest state."""
-        _, workflow, *_, state_key = thread_row(thread_id, tenant)
+        found = thread_row(thread_id, tenant)
+        workflow, state_key = found.workflow, found.state_key
         empty: dict[str, Any] = {
             "values": {},
             "next": [],
