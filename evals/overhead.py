@@ -143,7 +143,7 @@ async def replay_cached(executions: int, state: Path) -> list[tuple[str, list[fl
         await runtime.warm_up("support_triage")
         for request in requests:
             record = await runtime.run("support_triage", request.input)
-            if record.steps and all(s.cache in ("exact", "semantic") for s in record.steps):
+            if record.steps and all(s.from_cache for s in record.steps):
                 cached.setdefault(request.kind, []).append(record)
     finally:
         await runtime.aclose()

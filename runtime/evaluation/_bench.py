@@ -192,11 +192,9 @@ def _measure(runs: list[_Run], seconds: float) -> Side:
     costs = sorted(record.cost_usd for record in records) or [0.0]
     latencies = sorted(record.latency_ms for record in records) or [0.0]
     steps = [step for record in records for step in record.steps]
-    calls = [step for step in steps if step.cache in ("off", "miss")]
+    calls = [step for step in steps if not step.from_cache]
     later_calls = [
-        step
-        for record in records
-        for step in [s for s in record.steps if s.cache in ("off", "miss")][1:]
+        step for record in records for step in [s for s in record.steps if not s.from_cache][1:]
     ]
     prompt = sum(step.usage.input_tokens for step in later_calls)
     node_hits = sum(run.node_hits for run in done)
@@ -207,8 +205,7 @@ def _measure(runs: list[_Run], seconds: float) -> Side:
     cached = [
         record.latency_ms
         for run, record in zip(done, records, strict=True)
-        if (record.steps or run.node_hits)
-        and not any(s.cache in ("off", "miss") for s in record.steps)
+        if (record.steps or run.node_hits) and all(s.from_cache for s in record.steps)
     ]
     return Side(
         executions=len(runs),

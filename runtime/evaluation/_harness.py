@@ -175,7 +175,7 @@ def _summarise(
     latencies = sorted(record.latency_ms for record in records) or [0.0]
     steps = [step for record in records for step in record.steps]
     answered = [step for step in steps if step.escalation is None]
-    hits = sum(step.cache in ("exact", "semantic") for step in steps)
+    hits = sum(step.from_cache for step in steps)
     escalated = sum(step.escalation is not None for step in steps)
     return ConfigResult(
         config=config,

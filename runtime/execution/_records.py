@@ -46,6 +46,11 @@ class StepRecord:
     """A semantic hit spot-checked (``CachePolicy.check_rate``): this call answered it
     anyway, and the cached answer turned out the same (right) or not (wrong)."""
 
+    @property
+    def from_cache(self) -> bool:
+        """Whether a cache answered the step (no model call; a spot-checked hit made one)."""
+        return self.cache in ("exact", "semantic") and self.checked is None
+
     def as_dict(self) -> dict[str, Any]:
         """The flat JSON shape used by the CLI and the API."""
         return {

@@ -223,6 +223,8 @@ async def test_spot_checked_hits_are_answered_anyway_and_a_wrong_one_is_correcte
     assert wrong[1].checked == "wrong" and wrong[1].cache_entry is not None
     assert repeat[0] == "spreadsheet" and repeat[1].cache == "exact"
     assert len(client.requests) == 3
+    # a checked hit made a model call: the bench and the eval harness count it as one
+    assert [r[1].from_cache for r in (right, wrong, repeat)] == [False, False, True]
     registry = rt.telemetry.metrics.registry
     for outcome in ("right", "wrong"):
         labels = {"workflow": "checked", "node": "label", "outcome": outcome}
@@ -246,7 +248,7 @@ async def test_a_check_the_model_cannot_make_leaves_the_hit_standing(
         out = await compiled.ainvoke({"question": "How can I export my invoices?"})
     *failed_check, answered = execution.steps
     assert out["label"] == {"label": "invoices"}
-    assert answered.cache == "semantic" and answered.checked is None
+    assert answered.cache == "semantic" and answered.checked is None and answered.from_cache
     assert len(failed_check) == 1 and failed_check[0].cost_usd > 0  # paid, on the bill
     await rt.aclose()
 
