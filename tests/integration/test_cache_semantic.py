@@ -101,7 +101,7 @@ async def test_a_paraphrase_is_a_semantic_hit_with_its_similarity(runtime: Runti
     assert similarity is not None and 0.8 <= similarity < 1.0
 
 
-async def test_a_miss_is_indexed_with_the_vector_its_lookup_made(
+async def test_a_text_is_embedded_once_for_its_lookups_and_its_write(
     tmp_path: Path, embedder: LocalEmbedder
 ) -> None:
     embedded: list[str] = []
@@ -128,6 +128,9 @@ async def test_a_miss_is_indexed_with_the_vector_its_lookup_made(
         scope, policy, CachedAnswer(value="CSV", model="m", cost_usd=0.1, key_text="Export CSV")
     )
     assert len(embedded) == 3  # a text never looked up is embedded for its write
+    again = await index.search(scope, policy, "How can I download my invoices?")
+    assert again is not None and again.entry == hit.entry
+    assert len(embedded) == 3  # asked again: its vector was kept
 
 
 async def test_a_negation_pair_misses_although_it_embeds_closely(runtime: Runtime) -> None:
