@@ -76,6 +76,9 @@ class Side:
     model_seconds_per_execution: float
     """Seconds the model engines spent on an execution's calls: the compute cost, which no
     price sheet can flatter."""
+    output_tokens_per_execution: float
+    """Tokens the models generated per execution: decoding is most of a call's time, so a
+    tier that writes longer answers is slower although it is cheaper per token."""
     p50_latency_ms: float
     p95_latency_ms: float
     quality: float
@@ -212,6 +215,9 @@ def _measure(runs: list[_Run], seconds: float) -> Side:
         failures=len(runs) - len(done),
         cost_per_execution=statistics.fmean(costs),
         model_seconds_per_execution=sum(s.latency_ms for s in calls) / 1000 / len(records)
+        if records
+        else 0.0,
+        output_tokens_per_execution=sum(s.usage.output_tokens for s in calls) / len(records)
         if records
         else 0.0,
         p50_latency_ms=nearest_rank(latencies, 0.50),

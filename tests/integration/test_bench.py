@@ -24,6 +24,7 @@ KEYS = {
     "overhead_ms_per_step",
     "executions_per_s",
     "model_seconds_per_execution",
+    "output_tokens_per_execution",
 }
 RATIOS = {"cost_per_execution", "model_seconds_per_execution", "p95_latency_ms", "quality"}
 
@@ -52,6 +53,9 @@ def test_bench_writes_three_sides_and_tierwises_ratios_under_stable_keys(tmp_pat
     assert set(result["ratios"]) == set(result["ratios_to_peer"]) == RATIOS
     assert result["naive"]["prefix_reuse"] < 0.05  # a fresh header before every prompt
     assert result["naive"]["cache_hit_rate"] == 0.0
+    assert all(
+        result[side]["output_tokens_per_execution"] > 0 for side in ("naive", "peer", "tierwise")
+    )
     assert result["naive"]["fully_cached_p95_latency_ms"] is None
     cached_p95 = result["tierwise"]["fully_cached_p95_latency_ms"]  # the exact repeat
     assert 0 < cached_p95 < result["tierwise"]["p95_latency_ms"]
