@@ -413,6 +413,14 @@ class QdrantSemanticCache:
         # the step looked this text up just before it ran: its embedding is kept
         self.add_many(scope, policy, [answer], [self._embedding(answer.key_text)])
 
+    def forget_embeddings(self) -> None:
+        """Drop the embeddings kept: the next lookups embed their texts again.
+
+        Evaluations time each lookup from cold, as a text asked for the first time.
+        """
+        with self._lock:
+            self._vectors.clear()
+
     def _embedding(self, text: str) -> list[float]:
         """The text's embedding: from the recent ones kept, else made (and kept)."""
         key = normalise(text)

@@ -53,3 +53,27 @@ def test_calibration_takes_the_best_hit_rate_within_the_wrong_hit_target() -> No
     assert calibrate(points, max_wrong_hit_rate=0.05).threshold == 0.7
     with pytest.raises(InputError, match="no threshold"):
         calibrate(points[:1], max_wrong_hit_rate=0.0)
+
+
+def test_every_evaluation_embeds_its_queries_from_cold(tmp_path: Path) -> None:
+    from runtime.cache._evaluation import evaluate, fill
+    from runtime.cache._semantic import QdrantSemanticCache
+
+    embedded: list[str] = []
+
+    class Letters:
+        """Texts to vectors by the letters they hold: enough to find neighbours."""
+
+        dimension = 26
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            embedded.extend(texts)
+            rows = [[float(text.count(chr(97 + i))) + 0.01 for i in range(26)] for text in texts]
+            return [[x / sum(y * y for y in row) ** 0.5 for x in row] for row in rows]
+
+    index = QdrantSemanticCache.open(Letters(), path=tmp_path / "qdrant", url=None)
+    fill(index, [pair.cached for pair in PAIRS])
+    for _ in range(2):  # a second run meets no embedding the first one made
+        before = len(embedded)
+        evaluate(index, PAIRS, threshold=0.5, guards=False, entries=2)
+        assert len(embedded) - before == len(PAIRS)
