@@ -52,7 +52,9 @@ class CachePolicy:
     from a feedback report, and the step returns the fresh answer. Each check costs a model
     call and measures the wrong-hit rate on live traffic without anyone reporting hits
     (``tierwise_cache_checks_total``). Needs a step with an output model: free text is
-    rarely word for word the same twice, structured fields are."""
+    rarely word for word the same twice, structured fields are. A run whose budget could
+    not pay for the check (about what the cached answer cost) is not checked: its hit
+    stands, and the check falls on a later hit."""
 
     def __post_init__(self) -> None:
         if self.mode is not CacheMode.OFF and not self.key:

@@ -110,6 +110,20 @@ class ExecutionContext:
                 break
         return amended
 
+    def affords(self, cost_usd: float) -> bool:
+        """Whether one more call costing about ``cost_usd`` keeps the run within budget.
+
+        For calls the run could do without (a spot check of a cache hit): a run with a
+        token budget affords none, since a call's tokens are not known before it is made.
+        """
+        if self.budget is None:
+            return True
+        if self.budget.max_tokens is not None:
+            return False
+        spent = sum(step.cost_usd for step in self.steps)
+        limit = self.budget.max_cost_usd
+        return limit is None or spent + cost_usd <= limit
+
     def check_budget(self) -> None:
         """Raise ``BudgetExceededError`` once the steps so far spent more than allowed."""
         if self.budget is None:

@@ -138,7 +138,9 @@ class Step:
         if slot is not None:
             hit = await self._lookup(slot, node, execution)
             if hit is not None and not (
-                hit.kind == "semantic" and slot.cache.due_for_check(slot.scope, slot.policy)
+                hit.kind == "semantic"
+                and execution.affords(hit.answer.cost_usd)  # a check must not break the budget
+                and slot.cache.due_for_check(slot.scope, slot.policy)
             ):
                 return self._reuse(node, hit, started, execution)
             lookup_ms = (time.perf_counter() - started) * 1000

@@ -25,6 +25,7 @@ from runtime.cache import (
     StepCache,
 )
 from runtime.cli import app
+from runtime.config import BudgetSpec
 from runtime.engines import ChatRequest
 from runtime.errors import InputError
 from runtime.execution import StepRecord
@@ -253,6 +254,30 @@ async def test_a_check_the_model_cannot_make_leaves_the_hit_standing(
     assert out["label"] == {"label": "invoices"}
     assert answered.cache == "semantic" and answered.checked is None and answered.from_cache
     assert len(failed_check) == 1 and failed_check[0].cost_usd > 0  # paid, on the bill
+    await rt.aclose()
+
+
+async def test_a_run_whose_budget_cannot_pay_for_a_check_keeps_its_hit(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    client = FakeTierClient(by_topic)
+    rt = Runtime(
+        fake_config(tmp_path), clients={"small": client}, cache=local_cache(tmp_path, embedder)
+    )
+    compiled = graph(check_rate=1.0)
+    with rt.execution("checked") as first:
+        await compiled.ainvoke({"question": "How do I export my invoices?"})
+    cost = first.steps[0].cost_usd
+    for budget in (BudgetSpec(max_cost_usd=cost / 2), BudgetSpec(max_tokens=10_000)):
+        with rt.execution("checked", budget=budget) as execution:
+            out = await compiled.ainvoke({"question": "How can I export my invoices?"})
+        (hit,) = execution.steps
+        assert out["label"] == {"label": "invoices"}
+        assert hit.from_cache and hit.cache == "semantic"  # answered, not checked
+    assert len(client.requests) == 1
+    with rt.execution("checked", budget=BudgetSpec(max_cost_usd=cost * 2)) as execution:
+        await compiled.ainvoke({"question": "How can I export my invoices?"})
+    assert execution.steps[0].checked == "right"  # the check owed falls on this one
     await rt.aclose()
 
 
