@@ -46,7 +46,8 @@ def summarise(records: Sequence[Mapping[str, Any]]) -> CostSummary:
             by_tier[step["tier"]] += float(step["cost_usd"])
             by_node[step["node"]] += float(step["cost_usd"])
             saved += float(step.get("saved_cost_usd", 0.0))
-            hits += step.get("cache") in ("exact", "semantic")
+            # a spot-checked hit was answered by a model call (StepRecord.from_cache)
+            hits += step.get("cache") in ("exact", "semantic") and not step.get("checked")
     return CostSummary(
         executions=len(costs),
         total_usd=sum(costs),

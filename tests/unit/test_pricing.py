@@ -29,3 +29,22 @@ def test_a_fully_cached_prompt_costs_a_tenth_of_a_cold_one() -> None:
 def test_impossible_usage_is_refused(counts: dict[str, int]) -> None:
     with pytest.raises(ValueError):
         Usage(**counts)
+
+
+def test_the_cost_summary_counts_only_steps_a_cache_answered_as_hits() -> None:
+    from runtime.costs import summarise
+
+    def step(cache: str, checked: str | None = None, cost: float = 0.0) -> dict[str, object]:
+        return {"node": "n", "tier": "small", "cost_usd": cost, "cache": cache, "checked": checked}
+
+    record = {
+        "cost_usd": 0.002,
+        "steps": [
+            step("exact"),
+            step("semantic"),
+            step("semantic", "wrong", 0.001),
+            step("miss", cost=0.001),
+        ],
+    }
+    summary = summarise([record])
+    assert (summary.cache_hits, summary.steps) == (2, 4)  # the checked hit made a call
