@@ -16,6 +16,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,13 +173,14 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
             return state
 
     try:
-        llama = _PrefixCountingLlama(
-            model_path=str(path),
-            n_ctx=settings.n_ctx,
-            n_threads=settings.n_threads or os.cpu_count(),
-            seed=_SEED,
-            verbose=False,
-        )
+        with _without_amx_buffers(llama_cpp.llama_cpp, name):
+            llama = _PrefixCountingLlama(
+                model_path=str(path),
+                n_ctx=settings.n_ctx,
+                n_threads=settings.n_threads or os.cpu_count(),
+                seed=_SEED,
+                verbose=False,
+            )
     except ValueError as exc:
         raise ModelUnavailableError(f"cannot load {path}: {exc}") from exc
     disk_dir = settings.prefix_cache_dir / f"{name}-ctx{settings.n_ctx}"
@@ -189,6 +192,44 @@ def _load_llama(path: Path, name: str, settings: EmbeddedEngineSettings) -> Any:
         )
     )
     return llama
+
+
+@contextmanager
+def _without_amx_buffers(bindings: Any, name: str) -> Iterator[None]:
+    """Load a model without llama.cpp's extra buffer types when the build has AMX kernels.
+
+    Those kernels segfault on the first prompt on some CPUs (ggml-org/llama.cpp#20824; seen
+    here on a Xeon with AMX-INT8, in a wheel built with -march=native). Without extra
+    buffers the weights stay in plain CPU buffers (no repacking) and inference runs.
+    llama-cpp-python takes model parameters only from ``llama_model_default_params``, so
+    ``bindings`` (its ``llama_cpp.llama_cpp`` module) has that function wrapped while the
+    model loads. The Makefile's AVX2 build has no AMX kernels and is left alone.
+    """
+    if b"AMX_INT8 = 1" not in bindings.llama_print_system_info():
+        yield
+        return
+    log.warning(
+        "%s: this llama.cpp build has AMX kernels, which crash on some CPUs; loading "
+        "without them (slower: `make setup` builds for AVX2 instead)",
+        name,
+    )
+    defaults = bindings.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    with _PATCHING:
+        bindings.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            bindings.llama_model_default_params = defaults
+
+
+_PATCHING = threading.Lock()
+"""One model load at a time wraps the library's defaults."""
 
 
 @dataclass(slots=True)
