@@ -245,7 +245,8 @@ class StepCache:
     ) -> T | None:
         started = time.perf_counter()
         try:
-            return await asyncio.wait_for(operation, timeout=timeout_s or self._timeout_s)
+            async with asyncio.timeout(timeout_s or self._timeout_s):  # no task of its own
+                return await operation
         except Exception as exc:  # a cache must never fail the step: degrade, loudly
             self.metrics.errors += 1
             self.on_error(what)

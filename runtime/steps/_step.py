@@ -111,20 +111,25 @@ class Step:
             },
         ) as span:
             value, attempts = await self._answer(node, values, execution)
+            last = attempts[-1]
             reasons = [s.escalation for s in attempts if s.escalation]
-            span.set_attributes(
-                {
-                    a.CACHE_OUTCOME: attempts[-1].cache,
-                    a.COST_USD: sum(s.cost_usd for s in attempts),
-                    a.SAVED_COST_USD: attempts[-1].saved_cost_usd,
-                    a.ESCALATED: bool(reasons),
-                    "tierwise.tiers_tried": [s.tier for s in attempts],
-                }
-            )
+            attributes: dict[str, Any] = {
+                a.CACHE_OUTCOME: last.cache,
+                a.COST_USD: sum(s.cost_usd for s in attempts),
+                a.SAVED_COST_USD: last.saved_cost_usd,
+                a.ESCALATED: bool(reasons),
+                "tierwise.tiers_tried": [s.tier for s in attempts],
+            }
+            if last.cache != "off":  # the lookup: on the step's span, not a span of its own
+                lookup_ms = last.latency_ms if last.from_cache else attempts[0].lookup_ms
+                attributes[a.CACHE_LOOKUP_MS] = round(lookup_ms, 3)
+            if last.similarity is not None:
+                attributes[a.CACHE_SIMILARITY] = last.similarity
             if reasons:
-                span.set_attribute("tierwise.escalation.reasons", reasons)
-            if attempts[-1].checked:
-                span.set_attribute(a.CACHE_CHECKED, attempts[-1].checked)
+                attributes["tierwise.escalation.reasons"] = reasons
+            if last.checked:
+                attributes[a.CACHE_CHECKED] = last.checked
+            span.set_attributes(attributes)
         return self._update(value)
 
     async def _answer(
@@ -323,18 +328,11 @@ class Step:
     async def _lookup(
         self, slot: _CacheSlot, node: str, execution: ExecutionContext
     ) -> CacheHit | None:
-        """Look the slot up under its own span."""
-        telemetry = execution.telemetry
-        with telemetry.tracer.start_as_current_span(
-            "cache lookup", attributes={a.NODE: node, "tierwise.cache.mode": str(slot.policy.mode)}
-        ) as span:
-            hit = await slot.cache.lookup(slot.scope, slot.policy, slot.text)
-            outcome = "miss" if hit is None else hit.kind
-            span.set_attribute(a.CACHE_OUTCOME, outcome)
-            telemetry.metrics.cache_lookups.labels(execution.workflow, node, outcome).inc()
-            if hit is not None:
-                span.set_attribute(a.CACHE_SIMILARITY, hit.similarity)
-            return hit
+        """Look the slot up and count the outcome."""
+        hit = await slot.cache.lookup(slot.scope, slot.policy, slot.text)
+        outcome = "miss" if hit is None else hit.kind
+        execution.telemetry.metrics.cache_lookups.labels(execution.workflow, node, outcome).inc()
+        return hit
 
     def _update(self, value: Any) -> dict[str, Any]:
         return {self.writes: [value] if self.collect else value}

@@ -1,7 +1,9 @@
 """Span names and attributes: the OpenTelemetry GenAI conventions, plus what Langfuse maps.
 
 An execution is one trace: a root span for the workflow, a span per step, a span per
-model call (a Langfuse *generation*), and spans for cache lookups and tools.
+model call (a Langfuse *generation*), and a span per tool call. A step's cache lookup is
+told on the step's span (outcome, similarity, milliseconds) rather than on a span of its
+own: a span is not free, and a cached step would pay for two.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ COST_USD = "tierwise.cost_usd"
 SAVED_COST_USD = "tierwise.saved_cost_usd"
 CACHE_OUTCOME = "tierwise.cache.outcome"
 CACHE_SIMILARITY = "tierwise.cache.similarity"
+CACHE_LOOKUP_MS = "tierwise.cache.lookup_ms"
 CACHE_CHECKED = "tierwise.cache.checked"
 ESCALATED = "tierwise.escalated"
 FALLBACK = "tierwise.fallback"

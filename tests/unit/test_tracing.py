@@ -100,7 +100,6 @@ async def test_one_execution_is_one_trace_with_a_span_per_step_call_and_tool(
     assert set(spans) == {
         "workflow traced",
         "step label",
-        "cache lookup",
         "chat smollm2-135m-instruct",
         "execute_tool notes_search",
         "chat qwen2.5-coder-0.5b-instruct",
@@ -110,7 +109,6 @@ async def test_one_execution_is_one_trace_with_a_span_per_step_call_and_tool(
     assert {span.trace_id for span in receiver.spans} == {record.trace_id}
     step = spans["step label"]
     assert step.parent_id == root.span_id
-    assert spans["cache lookup"].parent_id == step.span_id
     assert spans["chat smollm2-135m-instruct"].parent_id == step.span_id
     assert spans["execute_tool notes_search"].parent_id == root.span_id
     assert spans["chat qwen2.5-coder-0.5b-instruct"].parent_id == root.span_id
@@ -150,7 +148,9 @@ async def test_span_attributes_follow_the_genai_conventions_and_langfuses_mappin
     tool = spans["execute_tool notes_search"]
     assert tool["gen_ai.tool.name"] == "notes_search"
     assert tool["langfuse.observation.type"] == "tool"
-    assert spans["cache lookup"]["tierwise.cache.outcome"] == "miss"
+    step = spans["step label"]
+    assert step["tierwise.cache.outcome"] == "miss"
+    assert step["tierwise.cache.lookup_ms"] == pytest.approx(record.steps[0].lookup_ms, abs=1e-3)
 
 
 async def test_costs_in_the_spans_equal_the_costs_in_the_execution_record(
@@ -178,6 +178,9 @@ async def test_costs_in_the_spans_equal_the_costs_in_the_execution_record(
         s for s in receiver.spans if s.trace_id == second.trace_id and s.name == "step label"
     )
     assert step.attributes["tierwise.cache.outcome"] == "exact"
+    assert step.attributes["tierwise.cache.similarity"] == 1.0
+    lookup_ms = step.attributes["tierwise.cache.lookup_ms"]
+    assert lookup_ms == pytest.approx(second.steps[0].latency_ms, abs=1e-3)
     assert step.attributes["tierwise.cost_usd"] == 0.0
     assert step.attributes["tierwise.saved_cost_usd"] == pytest.approx(first.steps[0].cost_usd)
     assert second.saved_cost_usd == pytest.approx(first.steps[0].cost_usd)
