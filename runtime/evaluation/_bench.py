@@ -90,6 +90,8 @@ class Side:
     on the peer side) / model steps."""
     overhead_ms_per_step: float
     """Execution time not spent in model calls, cache lookups or tool functions, per step."""
+    fully_cached_executions: int
+    """Executions that made no model call: every step answered from a cache."""
     fully_cached_p95_latency_ms: float | None
     """p95 latency of the executions that made no model call, every step answered from a
     cache (None when there were none: the naive side never caches)."""
@@ -236,5 +238,6 @@ def _measure(runs: list[_Run], seconds: float) -> Side:
         if all_steps
         else 0.0,
         executions_per_s=len(records) / seconds if seconds else 0.0,
+        fully_cached_executions=len(cached),
         fully_cached_p95_latency_ms=nearest_rank(sorted(cached), 0.95) if cached else None,
     )

@@ -56,7 +56,9 @@ def test_bench_writes_three_sides_and_tierwises_ratios_under_stable_keys(tmp_pat
     assert all(
         result[side]["output_tokens_per_execution"] > 0 for side in ("naive", "peer", "tierwise")
     )
+    assert result["naive"]["fully_cached_executions"] == 0
     assert result["naive"]["fully_cached_p95_latency_ms"] is None
+    assert result["tierwise"]["fully_cached_executions"] == 1  # the exact repeat
     cached_p95 = result["tierwise"]["fully_cached_p95_latency_ms"]  # the exact repeat
     assert 0 < cached_p95 < result["tierwise"]["p95_latency_ms"]
     assert result["tierwise"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
@@ -64,5 +66,6 @@ def test_bench_writes_three_sides_and_tierwises_ratios_under_stable_keys(tmp_pat
     # answers the exact repeat's three model steps (of nine) without a step record
     assert result["peer"]["prefix_reuse"] > 0.5
     assert result["peer"]["cache_hit_rate"] == pytest.approx(1 / 3)
+    assert result["peer"]["fully_cached_executions"] == 1
     assert result["peer"]["fully_cached_p95_latency_ms"] is not None
     assert result["peer"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
