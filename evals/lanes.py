@@ -52,14 +52,11 @@ async def one_round(runtime: Runtime, args: argparse.Namespace, *, lanes: bool) 
 
 async def measure(args: argparse.Namespace, scratch: Path) -> dict[str, list[float]]:
     config = load_config(REPO / "tierwise.toml")
-    embedded = config.embedded.model_copy(update={"prefix_cache_dir": scratch / "prefix"})
     # every call waits its turn (no fast 503s), so the latency of waiting is what is measured
     tiers = {
         name: spec.model_copy(update={"max_wait_s": 3600.0}) for name, spec in config.tiers.items()
     }
-    runtime = Runtime(
-        config.model_copy(update={"state_dir": scratch, "embedded": embedded, "tiers": tiers})
-    )
+    runtime = Runtime(config.isolated(scratch).model_copy(update={"tiers": tiers}))
     await runtime.run(WORKFLOW, {"question": QUESTIONS[0]}, use_cache=False)  # warm prefixes
     results: dict[str, list[float]] = {"without lanes": [], "with lanes": []}
     for round_number in range(args.rounds):

@@ -129,10 +129,7 @@ async def measure(args: argparse.Namespace, scratch: Path) -> dict[str, list[dic
     results = {}
     memory = ConversationMemory(max_tokens=args.budget, tier="small")
     for label, window in (("sliding window", True), ("stable summary", False)):
-        embedded = config.embedded.model_copy(
-            update={"prefix_cache_dir": scratch / label.replace(" ", "-")}
-        )
-        runtime = Runtime(config.model_copy(update={"state_dir": scratch, "embedded": embedded}))
+        runtime = Runtime(config.isolated(scratch / label.replace(" ", "-")))
         results[label] = await converse(runtime, build(memory, window=window), args.turns)
         await runtime.aclose()
     return results

@@ -98,7 +98,7 @@ def overhead_ms_per_step(records: list[ExecutionRecord]) -> float:
 
 async def measure(cached: int, uncached: int, state: Path) -> list[tuple[str, float, str]]:
     """(row, overhead ms per step, note) for each configuration."""
-    config = load_config(REPO / "tierwise.toml").model_copy(update={"state_dir": state})
+    config = load_config(REPO / "tierwise.toml").isolated(state)
     runtime = Runtime(config)
     items = load_dataset(REPO / "evals/datasets/support_triage.jsonl")
     try:
@@ -135,7 +135,7 @@ async def measure(cached: int, uncached: int, state: Path) -> list[tuple[str, fl
 async def replay_cached(executions: int, state: Path) -> list[tuple[str, list[float], float]]:
     """The bench workload on tierwise alone: for the executions that made no model call,
     by kind (repeat, paraphrase), their latencies and the mean of their semantic lookups."""
-    config = load_config(REPO / "tierwise.toml").model_copy(update={"state_dir": state})
+    config = load_config(REPO / "tierwise.toml").isolated(state)
     runtime = Runtime(config)
     requests = workload(load_dataset(REPO / "evals/datasets/support_triage.jsonl"), executions)
     cached: dict[str, list[ExecutionRecord]] = {}

@@ -59,8 +59,7 @@ def summarise(record: ExecutionRecord) -> dict[str, float]:
 
 async def measure(warm: int, scratch: Path) -> dict[str, tuple[dict[str, float], dict[str, float]]]:
     config = load_config(REPO / "tierwise.toml")
-    embedded = config.embedded.model_copy(update={"prefix_cache_dir": scratch / "prefix"})
-    runtime = Runtime(config.model_copy(update={"state_dir": scratch, "embedded": embedded}))
+    runtime = Runtime(config.isolated(scratch))
     results = {}
     for workflow, inputs in workloads(warm).items():
         records = [summarise(await runtime.run(workflow, item, use_cache=False)) for item in inputs]

@@ -29,8 +29,7 @@ from runtime.prompts import render_messages
 
 async def measure(items: int, scratch: Path) -> dict[tuple[str, str], dict[str, float]]:
     config = load_config(REPO / "tierwise.toml")
-    embedded = config.embedded.model_copy(update={"prefix_cache_dir": scratch / "prefix"})
-    runtime = Runtime(config.model_copy(update={"state_dir": scratch, "embedded": embedded}))
+    runtime = Runtime(config.isolated(scratch))
     questions = [item.input for item in load_dataset(REPO / "evals/datasets/support_triage.jsonl")]
     schema = Classification.model_json_schema()
     results = {}

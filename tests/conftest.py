@@ -15,14 +15,6 @@ def repo_config() -> TierwiseConfig:
     return load_config(REPO / "tierwise.toml")
 
 
-def isolated(config: TierwiseConfig, tmp: Path) -> TierwiseConfig:
-    """The config with its run records and prefix states in ``tmp`` (models stay shared)."""
-    embedded = config.embedded.model_copy(update={"prefix_cache_dir": tmp / "prefix-cache"})
-    return config.model_copy(update={"state_dir": tmp, "embedded": embedded}).with_source(
-        config.source
-    )
-
-
 def repo_config_file(folder: Path, name: str = "tierwise.toml") -> Path:
     """A copy of the repository's config in ``folder`` (state there, models shared)."""
     path = folder / name

@@ -310,15 +310,15 @@ def bench(
     from runtime.evaluation import SIDES, load_dataset, workload
     from runtime.evaluation import bench as run_bench
 
-    # every side starts with empty step caches, as `eval run` does: a bench run never
-    # answers from entries an earlier run left in .tierwise
+    # every side starts with empty step caches and prefix states of its own, as `eval run`
+    # does: a bench run never reuses what an earlier run, or another side, left behind
     states = contextlib.ExitStack()
     try:
         requests = workload(load_dataset(dataset), executions)
         runtimes = {
             side: Runtime(
-                load_config(path).model_copy(
-                    update={"state_dir": Path(states.enter_context(tempfile.TemporaryDirectory()))}
+                load_config(path).isolated(
+                    Path(states.enter_context(tempfile.TemporaryDirectory()))
                 )
             )
             for side, path in zip(SIDES, (naive_config, naive_config, config), strict=True)

@@ -374,6 +374,15 @@ class TierwiseConfig(_Strict):
         self._source = source
         return self
 
+    def isolated(self, state: Path) -> TierwiseConfig:
+        """A copy keeping all its state under ``state``, prefix KV states included.
+
+        Run records, traces, step caches and the embedded engine's prefix states: a
+        measurement run on it starts cold and shares nothing with other runs.
+        """
+        embedded = self.embedded.model_copy(update={"prefix_cache_dir": state / "prefix-cache"})
+        return self.model_copy(update={"state_dir": state, "embedded": embedded})
+
     def tier(self, name: str) -> TierSpec:
         """The tier called ``name``; a clear error lists the tiers that exist."""
         try:

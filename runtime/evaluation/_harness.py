@@ -98,7 +98,7 @@ async def evaluate_config(
     if scorer == "judge" and judge_tier is None:
         raise InputError("the judge scorer needs --judge-tier")
     with tempfile.TemporaryDirectory() as state:
-        runtime = Runtime(config.model_copy(update={"state_dir": Path(state)}))
+        runtime = Runtime(config.isolated(Path(state)))
         try:
             records: list[ExecutionRecord] = []
             scores: list[float] = []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from runtime import Runtime, load_config
-from tests.conftest import REPO, isolated
+from tests.conftest import REPO
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +19,6 @@ def fresh_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def runtime(fresh_dir: Path) -> Iterator[Runtime]:
     """The repository's tiers on the real embedded models, with cold prefix caches."""
-    runtime = Runtime(isolated(load_config(REPO / "tierwise.toml"), fresh_dir))
+    runtime = Runtime(load_config(REPO / "tierwise.toml").isolated(fresh_dir))
     yield runtime
     asyncio.run(runtime.aclose())

@@ -16,7 +16,7 @@ from runtime import Runtime, load_config
 from runtime.engines import PACKAGED_MODELS, ChatRequest, EmbeddedEngine, PackagedModel
 from runtime.errors import ModelUnavailableError
 from runtime.prompts import Message
-from tests.conftest import REPO, isolated
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -92,7 +92,7 @@ async def test_log_probabilities_are_read_from_the_sampled_positions(runtime: Ru
 
 
 async def test_prefix_states_on_disk_serve_a_new_process(fresh_dir: Path) -> None:
-    config = isolated(load_config(REPO / "tierwise.toml"), fresh_dir / "shared")
+    config = load_config(REPO / "tierwise.toml").isolated(fresh_dir / "shared")
     system = f"Session {uuid.uuid4()}. {POLICY}"
     first_runtime, second_runtime = Runtime(config), Runtime(config)
     first = first_runtime.tier_client("small")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime import ExecutionRecord, Runtime, load_config, price_step
-from tests.conftest import REPO, isolated, repo_config_file
+from tests.conftest import REPO, repo_config_file
 
 pytestmark = pytest.mark.integration
 
@@ -175,7 +175,7 @@ def test_cli_run_prints_one_json_object_with_the_cost_of_every_step(fresh_dir: P
 
 
 async def test_after_warm_up_the_first_execution_finds_every_prefix_cached(tmp_path: Path) -> None:
-    runtime = Runtime(isolated(load_config(REPO / "tierwise.toml"), tmp_path))
+    runtime = Runtime(load_config(REPO / "tierwise.toml").isolated(tmp_path))
     warm = await runtime.warm_up("support_triage")
     # policy_check continues answer's conversation: one prefix, warmed once
     assert [(s.node, s.tier) for s in warm] == [("classify", "large"), ("answer", "small")]

@@ -44,6 +44,17 @@ def test_valid_file_loads_with_tiers_in_order_and_paths_resolved(tmp_path: Path)
     assert config.source == str(tmp_path / "tierwise.toml")
 
 
+def test_an_isolated_copy_keeps_every_state_apart_but_shares_the_models(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, VALID))
+    scratch = tmp_path / "scratch"
+    isolated = config.isolated(scratch)
+    assert isolated.state_dir == scratch
+    assert isolated.embedded.prefix_cache_dir == scratch / "prefix-cache"
+    assert isolated.embedded.model_dir == config.embedded.model_dir
+    assert isolated.source == config.source
+    assert config.embedded.prefix_cache_dir == tmp_path / ".tierwise/prefix-cache"  # unchanged
+
+
 def test_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIERWISE_CONFIG", str(write(tmp_path, VALID)))
     assert load_config().workflows == {"triage": "graphs.support_triage:build"}
