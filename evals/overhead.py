@@ -1,11 +1,12 @@
 """Runtime overhead per step, measured alone: no other execution competes for the cores.
 
 Overhead is what `tierwise bench` counts: execution time not spent in model calls, cache
-lookups or tool functions, per step. Four rows: a bare three-node LangGraph graph of plain async
-functions (the floor LangGraph itself sets), the same graph with one real model call in
-each node (LangGraph's floor once inference has run on the same cores, as it has before
-every real step), support_triage answered entirely from the step cache, and
-support_triage with the cache off (every step a model call). Then the bench's workload
+lookups or tool functions, per step. Four rows of it: a bare three-node LangGraph graph
+of plain async functions (the floor LangGraph itself sets), the same graph with one real
+model call in each node (LangGraph's floor once inference has run on the same cores, as
+it has before every real step), support_triage answered entirely from the step cache, and
+support_triage with the cache off (every step a model call); then what one step's span
+costs, one of tierwise's own costs on every step. Then the bench's workload
 replayed on tierwise alone, for the latency of its fully cached executions by kind. Writes
 evals/reports/overhead.md.
 
@@ -28,10 +29,13 @@ from typing_extensions import TypedDict
 
 from evals.prefix_reuse import REPO
 from runtime import Runtime, load_config
+from runtime.config import TracingSettings
 from runtime.engines import ChatRequest
 from runtime.evaluation import load_dataset, workload
 from runtime.execution import ExecutionRecord
 from runtime.prompts import Message
+from runtime.tracing import Telemetry
+from runtime.tracing import attributes as a
 
 
 class _State(TypedDict, total=False):
@@ -88,6 +92,37 @@ async def bare_langgraph_after_models_ms_per_node(runtime: Runtime, runs: int) -
     return (time.perf_counter() - started - in_calls) / runs / 3 * 1000
 
 
+def span_ms(state: Path, rounds: int = 7, batch: int = 500) -> tuple[float, float]:
+    """(milliseconds to open, fill and end a step's span, milliseconds to export it), on
+    the runtime's own tracer and local span store, with a step span's attributes; medians
+    of rounds of ``batch`` spans, fewer than wake the exporter before the flush."""
+    telemetry = Telemetry.open(TracingSettings(), state_dir=state, environ={})
+    start = {a.NODE: "classify", a.TIER: "small", a.LF_TYPE: "span"}
+    end = {
+        a.CACHE_OUTCOME: "exact",
+        a.CACHE_LOOKUP_MS: 0.5,
+        a.CACHE_SIMILARITY: 1.0,
+        a.COST_USD: 0.0,
+        a.SAVED_COST_USD: 0.001,
+        a.ESCALATED: False,
+        "tierwise.tiers_tried": ["small"],
+    }
+    opening, exporting = [], []
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            for _ in range(batch):
+                with telemetry.tracer.start_as_current_span("step x", attributes=start) as span:
+                    span.set_attributes(end)
+            opened = time.perf_counter()
+            telemetry.flush(timeout_s=60.0)
+            opening.append((opened - started) / batch * 1000)
+            exporting.append((time.perf_counter() - opened) / batch * 1000)
+    finally:
+        telemetry.shutdown()
+    return statistics.median(opening), statistics.median(exporting)
+
+
 def overhead_ms_per_step(records: list[ExecutionRecord]) -> float:
     """Execution time outside model calls, cache lookups and tool functions, per step."""
     steps = [step for record in records for step in record.steps]
@@ -114,6 +149,7 @@ async def measure(cached: int, uncached: int, state: Path) -> list[tuple[str, fl
         after_models = await bare_langgraph_after_models_ms_per_node(runtime, 3 * uncached)
     finally:
         await runtime.aclose()
+    opened, exported = span_ms(state / "spans")
     latencies = sorted(r.latency_ms for r in hits)
     p95 = statistics.quantiles(latencies, n=20, method="inclusive")[18]
     return [
@@ -129,6 +165,8 @@ async def measure(cached: int, uncached: int, state: Path) -> list[tuple[str, fl
             f"execution p50 {statistics.median(latencies):.1f} ms, p95 {p95:.1f} ms",
         ),
         (f"support_triage, cache off ({uncached} executions)", overhead_ms_per_step(misses), ""),
+        ("one step span: open, fill, end", opened, "per span, not per step"),
+        ("one step span: export to the local store", exported, "per span, exporter's thread"),
     ]
 
 
