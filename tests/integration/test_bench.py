@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from runtime.cli import app
 from runtime.evaluation import load_dataset, workload
-from tests.conftest import REPO
+from tests.conftest import REPO, repo_config_file
 
 pytestmark = pytest.mark.integration
 
@@ -38,11 +38,11 @@ def test_the_workload_mixes_fresh_repeated_and_paraphrased_inputs() -> None:
 
 def test_bench_writes_three_sides_and_tierwises_ratios_under_stable_keys(tmp_path: Path) -> None:
     result_file = tmp_path / "bench.json"
-    config = str(REPO / "tierwise.toml")
+    config = repo_config_file(tmp_path)  # its prefix states would go to tmp_path/.tierwise
     done = CliRunner().invoke(
         app,
         [
-            "bench", "--executions", "3", "--json", str(result_file), "--config", config,
+            "bench", "--executions", "3", "--json", str(result_file), "--config", str(config),
             "--dataset", str(REPO / "evals/datasets/support_triage.jsonl"),
             "--naive-config", str(REPO / "evals/configs/all_large.toml"),
         ],
@@ -59,7 +59,7 @@ def test_bench_writes_three_sides_and_tierwises_ratios_under_stable_keys(tmp_pat
     assert result["naive"]["fully_cached_executions"] == 0
     assert result["naive"]["fully_cached_p95_latency_ms"] is None
     assert result["tierwise"]["fully_cached_executions"] == 1  # the exact repeat
-    cached_p95 = result["tierwise"]["fully_cached_p95_latency_ms"]  # the exact repeat
+    cached_p95 = result["tierwise"]["fully_cached_p95_latency_ms"]
     assert 0 < cached_p95 < result["tierwise"]["p95_latency_ms"]
     assert result["tierwise"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
     # peer: the prompts as written reuse their prefixes, and LangGraph's node cache
@@ -69,3 +69,5 @@ def test_bench_writes_three_sides_and_tierwises_ratios_under_stable_keys(tmp_pat
     assert result["peer"]["fully_cached_executions"] == 1
     assert result["peer"]["fully_cached_p95_latency_ms"] is not None
     assert result["peer"]["cost_per_execution"] < result["naive"]["cost_per_execution"]
+    # every side kept its state, prefix KV states included, in a folder of its own
+    assert not (tmp_path / ".tierwise").exists()
