@@ -95,7 +95,7 @@ async def bare_langgraph_after_models_ms_per_node(runtime: Runtime, runs: int) -
 def span_ms(state: Path, rounds: int = 7, batch: int = 500) -> tuple[float, float]:
     """(milliseconds to open, fill and end a step's span, milliseconds to export it), on
     the runtime's own tracer and local span store, with a step span's attributes; medians
-    of rounds of ``batch`` spans, fewer than wake the exporter before the flush."""
+    of rounds of ``batch`` spans, too few to wake the exporter before the flush."""
     telemetry = Telemetry.open(TracingSettings(), state_dir=state, environ={})
     start = {a.NODE: "classify", a.TIER: "small", a.LF_TYPE: "span"}
     end = {
