@@ -4,9 +4,13 @@ classify (small, structured) -> lookup (FAQ tool) -> answer (large) -> policy_ch
 
 Every model step starts with the same support policy, so each step after the first on a
 tier reuses the policy's KV state, and every execution reuses it from the ones before. The
-policy check carries on the answer's conversation (``continues``): on the same model the
-whole drafted exchange is already in the KV cache, and the checker sees the FAQ excerpts
-the reply had to stick to.
+answer step carries the whole FAQ in its stable prefix (sixteen entries, about a thousand
+tokens): computed once and then served from the prefix cache, where retrieved excerpts
+would be new tokens on every fresh question. The lookup tool still retrieves: the closest
+entry is repeated in full next to the question and the runner-up named, which keeps a
+small model on the right entry. The policy check carries on the answer's conversation
+(``continues``): on the same model the whole drafted exchange is already in the KV cache,
+and the checker sees the FAQ the reply had to stick to.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from runtime import (
     add_step,
     traced_tool,
 )
-from tools import FAQ_VERSION, render_faq, search_faq
+from tools import FAQ_VERSION, cite_faq, load_faq, render_faq, search_faq
 
 POLICY = resources.files("graphs").joinpath("prompts/support_policy.md").read_text("utf-8")
 
@@ -65,6 +69,11 @@ class TriageState(TriageInput, total=False):
 
 
 SHARED_POLICY = Segment.global_("support_policy", POLICY)
+FAQ = Segment.node(
+    "faq_entries",
+    "FAQ:\n" + render_faq(list(load_faq())).replace("{", "{{").replace("}", "}}"),
+)
+"""The whole FAQ, as a template (braces escaped): a stable prefix, computed once."""
 
 CLASSIFY = Step(
     tier="small",
@@ -99,21 +108,22 @@ ANSWER = Step(
     tier="large",
     prompt=(
         SHARED_POLICY,
+        FAQ,
         Segment.node(
             "task",
             "Task: write the support reply to the customer's message. Address the customer "
-            "directly, explain what happens next using only the FAQ excerpts below, and "
-            "follow the policy.",
+            "directly, explain what happens next using only the FAQ entries that match it "
+            "(the closest ones are shown again with the message), and follow the policy.",
         ),
-        Segment.execution("faq", "FAQ excerpts:\n{faq}"),
         Segment.volatile(
             "question",
-            "Category: {classification.category}\nCustomer message: {question}",
+            "Closest FAQ entries:\n{faq}\nCategory: {classification.category}\n"
+            "Customer message: {question}",
         ),
     ),
     writes="answer",
     max_tokens=120,
-    cache=CachePolicy.answer("question", "faq"),
+    cache=CachePolicy.answer("question"),  # the segment: message, category, closest entries
 )
 
 POLICY_CHECK = Step(
@@ -122,7 +132,7 @@ POLICY_CHECK = Step(
     prompt=(
         Segment.node(
             "task",
-            "Now check the reply you drafted against the policy and the FAQ excerpts. "
+            "Now check the reply you drafted against the policy and the FAQ. "
             "Reply with JSON: compliant (true or false) and problem (empty when compliant).",
         ),
     ),
@@ -139,9 +149,9 @@ faq_search = traced_tool("faq_search", cache=ToolCache(ttl_s=3600, version=FAQ_V
 
 
 async def lookup(state: TriageState) -> dict[str, str]:
-    """Find the FAQ entries closest to the question, preferring its category."""
+    """Name the FAQ entries closest to the question, preferring its category."""
     category = state.get("classification", {}).get("category")
-    return {"faq": render_faq(await faq_search(state["question"], category=category))}
+    return {"faq": cite_faq(await faq_search(state["question"], category=category))}
 
 
 def build() -> StateGraph[TriageState, Any, TriageInput, TriageState]:

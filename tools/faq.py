@@ -83,3 +83,14 @@ def render_faq(entries: list[FaqEntry]) -> str:
     if not entries:
         return "No matching FAQ entry."
     return "\n".join(f"[{e.id}] Q: {e.question}\nA: {e.answer}" for e in entries)
+
+
+def cite_faq(entries: list[FaqEntry]) -> str:
+    """Search results for a prompt that already holds the whole FAQ.
+
+    The best entry in full, the others by id and question: pointers into the FAQ.
+    """
+    if not entries:
+        return "No matching FAQ entry."
+    best, *others = entries
+    return "\n".join([render_faq([best]), *(f"[{e.id}] Q: {e.question}" for e in others)])

@@ -7,12 +7,21 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tools import search_faq
+from tools import cite_faq, search_faq
 
 
 def test_search_ranks_entries_sharing_the_querys_terms() -> None:
     (best, *_) = search_faq("I was charged twice for my subscription")
     assert best.category == "billing"
+
+
+def test_a_citation_gives_the_best_entry_in_full_and_names_the_others() -> None:
+    best, runner_up = search_faq("a refund for my invoice", limit=2)
+    cited = cite_faq([best, runner_up])
+    assert best.answer in cited
+    assert f"[{runner_up.id}] Q: {runner_up.question}" in cited
+    assert runner_up.answer not in cited
+    assert cite_faq([]) == "No matching FAQ entry."
 
 
 @pytest.mark.parametrize(
