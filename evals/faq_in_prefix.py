@@ -125,7 +125,7 @@ async def measure(questions: list[str], scratch: Path) -> dict[str, dict[str, fl
             "prompt_tokens": prompt / len(steps),
             "cached_share": sum(s.usage.cached_input_tokens for s in steps) / prompt,
             "latency_ms": statistics.median(s.latency_ms for s in steps),
-            "grounding": statistics.fmean(scores),
+            "grounding": statistics.fmean(scores) if scores else 0.0,
             "scored": len(scores),
         }
     return results

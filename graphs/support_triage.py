@@ -149,7 +149,7 @@ faq_search = traced_tool("faq_search", cache=ToolCache(ttl_s=3600, version=FAQ_V
 
 
 async def lookup(state: TriageState) -> dict[str, str]:
-    """Name the FAQ entries closest to the question, preferring its category."""
+    """Cite the FAQ entries closest to the question (the best in full), preferring its category."""
     category = state.get("classification", {}).get("category")
     return {"faq": cite_faq(await faq_search(state["question"], category=category))}
 

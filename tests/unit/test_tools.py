@@ -1,4 +1,4 @@
-"""The reference tools: what they find, and the arguments they refuse (models write them)."""
+"""The reference tools: what they find, how they cite it, and the arguments they refuse."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tools import cite_faq, search_faq
+from graphs.support_triage import ANSWER
+from tools import cite_faq, load_faq, search_faq
 
 
 def test_search_ranks_entries_sharing_the_querys_terms() -> None:
@@ -22,6 +23,19 @@ def test_a_citation_gives_the_best_entry_in_full_and_names_the_others() -> None:
     assert f"[{runner_up.id}] Q: {runner_up.question}" in cited
     assert runner_up.answer not in cited
     assert cite_faq([]) == "No matching FAQ entry."
+
+
+def test_the_answer_step_keeps_the_whole_faq_in_its_stable_prefix() -> None:
+    question = "a refund for my invoice"
+    state = {
+        "question": question,
+        "faq": cite_faq(search_faq(question)),
+        "classification": {"category": "billing"},
+    }
+    system, user = ANSWER.messages(state, node="answer")
+    assert all(entry.answer in system.content for entry in load_faq())
+    assert system == ANSWER.static_prefix()[0]  # the same for every question: cacheable
+    assert question in user.content and state["faq"] in user.content
 
 
 @pytest.mark.parametrize(
