@@ -24,19 +24,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from langgraph.graph import END, START, StateGraph
+from langgraph.graph import StateGraph
 
 from evals.prefix_reuse import REPO
 from graphs.support_triage import (
     ANSWER,
-    CLASSIFY,
     POLICY_CHECK,
     SHARED_POLICY,
     TriageInput,
     TriageState,
-    faq_search,
+    build,
+    closest_entries,
 )
-from runtime import Runtime, Segment, add_step, load_config
+from runtime import Runtime, Segment, load_config
 from runtime.evaluation import load_dataset
 from tools import render_faq, search_faq
 
@@ -61,28 +61,16 @@ ANSWER_FROM_EXCERPTS = dataclasses.replace(
 
 async def lookup_excerpts(state: TriageState) -> dict[str, str]:
     """The two closest entries in full, as a retrieval prompt shows them."""
-    category = state.get("classification", {}).get("category")
-    return {"faq": render_faq(await faq_search(state["question"], category=category))}
+    return {"faq": render_faq(await closest_entries(state))}
 
 
 def build_excerpts() -> StateGraph[TriageState, Any, TriageInput, TriageState]:
     """support_triage with retrieved excerpts instead of the FAQ in the prefix."""
-    builder = StateGraph(TriageState, input_schema=TriageInput, output_schema=TriageState)
-    add_step(builder, "classify", CLASSIFY)
-    builder.add_node("lookup", lookup_excerpts)
-    add_step(builder, "answer", ANSWER_FROM_EXCERPTS)
-    add_step(
-        builder, "policy_check", dataclasses.replace(POLICY_CHECK, continues=ANSWER_FROM_EXCERPTS)
+    return build(
+        answer=ANSWER_FROM_EXCERPTS,
+        policy_check=dataclasses.replace(POLICY_CHECK, continues=ANSWER_FROM_EXCERPTS),
+        find=lookup_excerpts,
     )
-    for before, after in (
-        (START, "classify"),
-        ("classify", "lookup"),
-        ("lookup", "answer"),
-        ("answer", "policy_check"),
-        ("policy_check", END),
-    ):
-        builder.add_edge(before, after)
-    return builder
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -15,6 +15,7 @@ and the checker sees the FAQ the reply had to stick to.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from typing import Any, Literal
 
@@ -32,7 +33,7 @@ from runtime import (
     add_step,
     traced_tool,
 )
-from tools import FAQ_VERSION, cite_faq, load_faq, render_faq, search_faq
+from tools import FAQ_VERSION, FaqEntry, cite_faq, load_faq, render_faq, search_faq
 
 POLICY = resources.files("graphs").joinpath("prompts/support_policy.md").read_text("utf-8")
 
@@ -148,19 +149,32 @@ POLICY_CHECK = Step(
 faq_search = traced_tool("faq_search", cache=ToolCache(ttl_s=3600, version=FAQ_VERSION))(search_faq)
 
 
-async def lookup(state: TriageState) -> dict[str, str]:
-    """Cite the FAQ entries closest to the question (the best in full), preferring its category."""
+async def closest_entries(state: TriageState) -> list[FaqEntry]:
+    """The FAQ entries closest to the question, preferring its category."""
     category = state.get("classification", {}).get("category")
-    return {"faq": cite_faq(await faq_search(state["question"], category=category))}
+    return await faq_search(state["question"], category=category)
 
 
-def build() -> StateGraph[TriageState, Any, TriageInput, TriageState]:
-    """Answer a customer support question from the FAQ, checked against the policy."""
+async def lookup(state: TriageState) -> dict[str, str]:
+    """Cite the closest FAQ entries: the best in full, the runner-up by its question."""
+    return {"faq": cite_faq(await closest_entries(state))}
+
+
+def build(
+    *,
+    answer: Step = ANSWER,
+    policy_check: Step = POLICY_CHECK,
+    find: Callable[[TriageState], Awaitable[dict[str, str]]] = lookup,
+) -> StateGraph[TriageState, Any, TriageInput, TriageState]:
+    """Answer a customer support question from the FAQ, checked against the policy.
+
+    The keywords swap the lookup and the steps after it (evals compare prompt designs).
+    """
     builder = StateGraph(TriageState, input_schema=TriageInput, output_schema=TriageState)
     add_step(builder, "classify", CLASSIFY)
-    builder.add_node("lookup", lookup)
-    add_step(builder, "answer", ANSWER)
-    add_step(builder, "policy_check", POLICY_CHECK)
+    builder.add_node("lookup", find)
+    add_step(builder, "answer", answer)
+    add_step(builder, "policy_check", policy_check)
     builder.add_edge(START, "classify")
     builder.add_edge("classify", "lookup")
     builder.add_edge("lookup", "answer")
