@@ -309,9 +309,9 @@ class Runtime:
             if finished is not None:
                 output = finished
             else:
-                async for mode, chunk in graph.astream(
-                    graph_input, config, stream_mode=["updates", "values"]
-                ):
+                # updates only for a listener: each stream mode costs every superstep
+                modes = ["updates", "values"] if on_chunk is not None else ["values"]
+                async for mode, chunk in graph.astream(graph_input, config, stream_mode=modes):
                     if mode == "values":
                         output = dict(chunk)
                     if on_chunk is not None:

@@ -7,6 +7,7 @@ old answer, and one tenant never sees another's.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -49,7 +50,7 @@ class CacheScope:
     @property
     def id(self) -> str:
         """A stable hash of the whole scope."""
-        return _digest(self.workflow, self.node, self.prompt, self.model, self.tenant)
+        return _scope_id(self)
 
 
 def key_text(inputs: Sequence[tuple[str, str]]) -> str:
@@ -57,6 +58,12 @@ def key_text(inputs: Sequence[tuple[str, str]]) -> str:
     return "\n".join(f"{name}: {value}" for name, value in inputs)
 
 
+@functools.lru_cache(maxsize=1024)
+def _scope_id(scope: CacheScope) -> str:
+    return _digest(scope.workflow, scope.node, scope.prompt, scope.model, scope.tenant)
+
+
+@functools.lru_cache(maxsize=1024)  # a step's lookup and its write ask for the same key
 def exact_key(scope: CacheScope, text: str) -> str:
     """The exact-match key of ``text`` within ``scope``: equal after normalisation."""
     return f"tierwise:step:{scope.id}:{_digest(normalise(text))}"

@@ -7,7 +7,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
 from runtime.cache._exact import KeyValueStore
@@ -34,7 +34,8 @@ class CachedAnswer:
 
     def to_bytes(self) -> bytes:
         """JSON encoding for the stores."""
-        return json.dumps(asdict(self)).encode()
+        fields = ("value", "model", "cost_usd", "key_text")  # not asdict: it deep-copies
+        return json.dumps({name: getattr(self, name) for name in fields}).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> CachedAnswer:

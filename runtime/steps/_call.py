@@ -167,30 +167,29 @@ def _observe(
             metrics.tpot.labels(tier).observe(max(0.0, per_token) / 1000)
     if not span.is_recording():
         return
-    span.set_attributes(
-        {
-            a.GEN_AI_RESPONSE_MODEL: record.model,
-            a.GEN_AI_INPUT_TOKENS: usage.input_tokens,
-            a.GEN_AI_CACHE_READ_TOKENS: usage.cached_input_tokens,
-            a.GEN_AI_OUTPUT_TOKENS: usage.output_tokens,
-            a.NODE: record.node,
-            a.TIER: tier,
-            a.COST_USD: record.cost_usd,
-            a.LF_MODEL: record.model,
-            a.LF_USAGE: a.as_json(
-                {
-                    "input": usage.uncached_input_tokens,
-                    "input_cached_tokens": usage.cached_input_tokens,
-                    "output": usage.output_tokens,
-                }
-            ),
-            a.LF_COST: a.as_json({**cost_parts(usage, spec.price), "total": record.cost_usd}),
-        }
-    )
+    attributes: dict[str, Any] = {
+        a.GEN_AI_RESPONSE_MODEL: record.model,
+        a.GEN_AI_INPUT_TOKENS: usage.input_tokens,
+        a.GEN_AI_CACHE_READ_TOKENS: usage.cached_input_tokens,
+        a.GEN_AI_OUTPUT_TOKENS: usage.output_tokens,
+        a.NODE: record.node,
+        a.TIER: tier,
+        a.COST_USD: record.cost_usd,
+        a.LF_MODEL: record.model,
+        a.LF_USAGE: a.as_json(
+            {
+                "input": usage.uncached_input_tokens,
+                "input_cached_tokens": usage.cached_input_tokens,
+                "output": usage.output_tokens,
+            }
+        ),
+        a.LF_COST: a.as_json({**cost_parts(usage, spec.price), "total": record.cost_usd}),
+    }
     if result.ttft_ms is not None:
         first_token = datetime.fromtimestamp(started_at + result.ttft_ms / 1000, tz=UTC)
-        span.set_attribute(a.TTFT_MS, round(result.ttft_ms, 2))
-        span.set_attribute(a.LF_COMPLETION_START, a.as_json(first_token.isoformat()))
+        attributes[a.TTFT_MS] = round(result.ttft_ms, 2)
+        attributes[a.LF_COMPLETION_START] = a.as_json(first_token.isoformat())
+    span.set_attributes(attributes)
 
 
 def _capture(

@@ -58,9 +58,13 @@ LF_TRACE_METADATA = "langfuse.trace.metadata"
 LF_OBSERVATION_METADATA = "langfuse.observation.metadata"
 
 
+_JSON = json.JSONEncoder(default=str, separators=(",", ":"))
+"""Built once: ``json.dumps`` with options builds an encoder on every call."""
+
+
 def as_json(value: Any) -> str:
     """Structured values travel as JSON strings (what Langfuse parses)."""
-    return json.dumps(value, default=str, separators=(",", ":"))
+    return _JSON.encode(value)
 
 
 def metadata(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
