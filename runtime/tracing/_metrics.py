@@ -23,6 +23,7 @@ class _LabelledOnce(prometheus_client.metrics.MetricWrapperBase):
     after a model call has pushed the interpreter out of the CPU caches, that costs a
     step tens of microseconds per metric, and steps update the same few label sets over
     and over. A race only looks a child up twice: ``labels()`` returns the same one.
+    (A removed child would stay remembered; tierwise never removes one.)
     """
 
     def labels(self, *values: object, **named: object) -> Self:

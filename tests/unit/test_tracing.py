@@ -16,7 +16,7 @@ from typing_extensions import TypedDict
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step, chat, traced_tool
 from runtime.config import TracingSettings
 from runtime.execution import ExecutionRecord
-from runtime.tracing import Score, Telemetry
+from runtime.tracing import Metrics, Score, Telemetry
 from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
 from tests.otlp_receiver import Receiver, otlp_receiver
 
@@ -267,3 +267,18 @@ async def test_metrics_count_calls_cost_cache_outcomes_and_queue_depth(tmp_path:
     total = sample("tierwise_cost_usd_total", workflow="traced", tier="large")
     steps = [*first.steps, *second.steps]
     assert total == pytest.approx(sum(s.cost_usd for s in steps if s.tier == "large"))
+
+
+def test_a_labelled_metric_counts_every_call_however_its_child_is_found() -> None:
+    metrics = Metrics()  # children found by position are remembered; by name they are not
+    metrics.tokens.labels("small", "input").inc(2)
+    metrics.tokens.labels(tier="small", kind="input").inc(3)  # by name: prometheus' own path
+    metrics.tokens.labels("small", "output").inc(1)
+    families = text_string_to_metric_families(metrics.exposition().decode())
+    counted = {
+        s.labels["kind"]: s.value
+        for family in families
+        for s in family.samples
+        if s.name == "tierwise_tokens_total"
+    }
+    assert counted == {"input": 5.0, "output": 1.0}
