@@ -221,12 +221,18 @@ def write_report(
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text("\n".join(lines))
     figure, axes = pyplot.subplots(figsize=(6, 4))
+    per_thousand = 1000  # executions cost fractions of a cent: ticks in dollars would collide
     for r in results:
-        axes.scatter(r.mean_cost_usd, r.quality)
-        axes.annotate(Path(r.config).stem, (r.mean_cost_usd, r.quality))
+        axes.scatter(r.mean_cost_usd * per_thousand, r.quality)
+        axes.annotate(Path(r.config).stem, (r.mean_cost_usd * per_thousand, r.quality))
     frontier = _frontier(results)
-    axes.plot([r.mean_cost_usd for r in frontier], [r.quality for r in frontier], linestyle="--")
-    axes.set_xlabel("mean cost per execution (USD)")
+    axes.plot(
+        [r.mean_cost_usd * per_thousand for r in frontier],
+        [r.quality for r in frontier],
+        linestyle="--",
+    )
+    axes.set_xlim(left=0)  # from zero, so the distance between costs reads as their ratio
+    axes.set_xlabel("mean cost per 1,000 executions (USD)")
     axes.set_ylabel("quality")
     axes.set_title(f"{workflow}: cost / quality")
     figure.tight_layout()
