@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -17,6 +18,9 @@ from runtime.cache._policy import CacheMode, CachePolicy
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+CHECK_SCOPES = 10_000
+"""Scopes whose spot-check tally a cache keeps (the most recently hit)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -118,8 +122,9 @@ class StepCache:
         """Told of every failed cache operation (the runtime counts them as a metric)."""
         self._semantic_timeout_s = semantic_timeout_s or timeout_s
         self.metrics = CacheMetrics()
-        self._checks_owed: dict[str, float] = {}
-        """Per scope, the checks its hits have earned so far (``check_rate`` per hit)."""
+        self._checks_owed: OrderedDict[str, float] = OrderedDict()
+        """Per scope, the checks its hits have earned so far (``check_rate`` per hit); the
+        ``CHECK_SCOPES`` most recently hit, so a server with many tenants does not grow."""
         self._indexing: dict[str, set[asyncio.Task[None]]] = {}
         """Semantic writes still under way, by scope: a step does not wait for its answer
         to be embedded and indexed, but a lookup in the same scope does (read your writes)."""
@@ -168,9 +173,11 @@ class StepCache:
         """
         if not policy.check_rate:
             return False
-        owed = self._checks_owed.get(scope.id, 0.0) + policy.check_rate
+        owed = self._checks_owed.pop(scope.id, 0.0) + policy.check_rate
         due = owed >= 1.0 - 1e-9
-        self._checks_owed[scope.id] = owed - 1.0 if due else owed
+        self._checks_owed[scope.id] = owed - 1.0 if due else owed  # now the most recent
+        if len(self._checks_owed) > CHECK_SCOPES:  # a forgotten scope starts its count again
+            self._checks_owed.popitem(last=False)
         return due
 
     async def write(self, scope: CacheScope, policy: CachePolicy, answer: CachedAnswer) -> None:

@@ -66,6 +66,24 @@ def test_spot_checks_fall_evenly_at_the_policys_rate_per_scope() -> None:
     assert all(cache.due_for_check(SCOPE, always) for _ in range(10))
 
 
+def test_the_spot_check_tally_keeps_only_the_most_recently_hit_scopes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("runtime.cache._step_cache.CHECK_SCOPES", 2)
+    cache = StepCache(MemoryStore(), semantic=None, timeout_s=0.05)
+    half = CachePolicy(mode=CacheMode.SEMANTIC, key=("q",), check_rate=0.5)
+    a, b, c = (
+        CacheScope(workflow="w", node=node, prompt="p", model="m", tenant="t")
+        for node in ("a", "b", "c")
+    )
+    assert not cache.due_for_check(a, half)  # a owes half a check
+    assert not cache.due_for_check(b, half)
+    assert cache.due_for_check(a, half)  # a's second hit completes its check, a is recent
+    assert not cache.due_for_check(c, half)  # a third scope pushes out b, the oldest
+    assert not cache.due_for_check(b, half)  # b starts over: half a check again
+    assert cache.due_for_check(b, half)
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 0.0
