@@ -10,13 +10,13 @@ STAMP  := $(VENV)/.tierwise-installed
 # than this one (-march=native): on a CPU with AMX, native builds llama.cpp's AMX kernels,
 # which segfault on the first prompt (ggml-org/llama.cpp#20824; seen here on a Xeon with
 # AMX-INT8), and a native wheel would not run on an older CPU that finds it in a cache.
-# The cached wheel is keyed by CMAKE_ARGS too: a CUDA or Metal build (CMAKE_ARGS set by hand)
-# never picks up a CPU wheel built earlier, nor the other way round.
+# The cached wheel is keyed by a checksum of CMAKE_ARGS too (POSIX cksum, macOS has it): a
+# CUDA or Metal build (CMAKE_ARGS set by hand) never picks up a CPU wheel built earlier.
 LLAMA  := $(shell grep -om1 'llama-cpp-python==[0-9.]*' pyproject.toml)
 ifeq ($(shell uname -m),x86_64)
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 endif
-BUILD  := $(shell printf '%s' '$(CMAKE_ARGS)' | sha256sum | cut -c1-8)
+BUILD  := $(shell printf '%s' '$(CMAKE_ARGS)' | cksum | cut -d' ' -f1)
 WHEELS := $(HOME)/.cache/tierwise/wheels/$(subst ==,-,$(LLAMA))-$(shell uname -m)-$(BUILD)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
