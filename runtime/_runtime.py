@@ -59,7 +59,9 @@ def step_cache(config: TierwiseConfig) -> StepCache:
     timeout_s = config.cache.timeout_ms / 1000
     redis_url = os.environ.get("REDIS_URL")
     store: KeyValueStore = (
-        RedisStore(redis_url, timeout_s=timeout_s) if redis_url else MemoryStore()
+        RedisStore(redis_url, timeout_s=timeout_s)
+        if redis_url
+        else MemoryStore(max_entries=config.cache.memory_max_entries)
     )
     qdrant_url = os.environ.get("QDRANT_URL")
 

@@ -33,42 +33,64 @@ class KeyValueStore(Protocol):
         ...
 
 
-class MemoryStore:
-    """An in-process LRU per namespace, with per-entry expiry."""
+DEFAULT_MEMORY_ENTRIES = 100_000
+"""Entries the in-process store holds over all namespaces before the least recently used go."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+
+class MemoryStore:
+    """An in-process LRU per namespace and over all of them, with per-entry expiry.
+
+    Each namespace (a step's scope: workflow, node, prompt, model, tenant) keeps at most its
+    own ``max_entries``; all together keep at most ``max_entries`` given here, so a stream
+    of new tenants or prompt versions cannot grow the process without bound. An expired
+    entry goes when it is read or when it is the least recently used.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_entries: int = DEFAULT_MEMORY_ENTRIES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._max_entries = max_entries
         self._clock = clock
-        self._namespaces: dict[str, OrderedDict[str, tuple[bytes, float | None]]] = {}
-        self._namespace_of: dict[str, str] = {}
+        self._entries: OrderedDict[str, tuple[bytes, float | None, str]] = OrderedDict()
+        """Value, expiry and namespace by key, least recently used first."""
+        self._namespaces: dict[str, OrderedDict[str, None]] = {}
 
     async def get(self, key: str) -> bytes | None:
         """The value, or None when absent or expired."""
-        namespace = self._namespace_of.get(key)
-        if namespace is None:
+        found = self._entries.get(key)
+        if found is None:
             return None
-        entries = self._namespaces[namespace]
-        value, expires = entries[key]
+        value, expires, namespace = found
         if expires is not None and self._clock() >= expires:
-            self._drop(namespace, key)
+            self._drop(key)
             return None
-        entries.move_to_end(key)
+        self._entries.move_to_end(key)
+        self._namespaces[namespace].move_to_end(key)
         return value
 
     async def set(
         self, key: str, value: bytes, *, ttl_s: float | None, namespace: str, max_entries: int
     ) -> None:
-        """Store a value, evicting the namespace's least recently used past ``max_entries``."""
+        """Store a value; evict the namespace's oldest past ``max_entries``, then the store's."""
+        if key in self._entries:
+            self._drop(key)
+        self._entries[key] = (value, None if ttl_s is None else self._clock() + ttl_s, namespace)
         entries = self._namespaces.setdefault(namespace, OrderedDict())
-        entries[key] = (value, None if ttl_s is None else self._clock() + ttl_s)
-        entries.move_to_end(key)
-        self._namespace_of[key] = namespace
+        entries[key] = None
         while len(entries) > max_entries:
-            oldest = next(iter(entries))
-            self._drop(namespace, oldest)
+            self._drop(next(iter(entries)))
+        while len(self._entries) > self._max_entries:
+            self._drop(next(iter(self._entries)))
 
-    def _drop(self, namespace: str, key: str) -> None:
-        del self._namespaces[namespace][key]
-        del self._namespace_of[key]
+    def _drop(self, key: str) -> None:
+        namespace = self._entries.pop(key)[2]
+        entries = self._namespaces[namespace]
+        del entries[key]
+        if not entries:
+            del self._namespaces[namespace]
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from runtime.cache._exact import DEFAULT_MEMORY_ENTRIES
 from runtime.errors import WorkflowError
 
 WorkflowTarget = Annotated[str, StringConstraints(pattern=r"^[\w.]+:\w+$")]
@@ -153,6 +154,9 @@ class CacheSettings(_Strict):
     """Longest one cache operation may take before the step runs uncached."""
     semantic_timeout_ms: float = Field(default=500.0, gt=0)
     """The same for semantic lookups, which embed the key first."""
+    memory_max_entries: int = Field(default=DEFAULT_MEMORY_ENTRIES, ge=1)
+    """Exact entries the in-process store (no ``REDIS_URL``) keeps over all steps and
+    tenants; past it the least recently used go (each step's policy bounds its own too)."""
     embeddings_url: HttpUrl | None = None
     """An OpenAI-compatible base URL (``http://host:30000/v1``) to embed with, instead of the
     packaged all-MiniLM-L6-v2 in-process."""

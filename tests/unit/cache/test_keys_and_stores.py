@@ -107,6 +107,18 @@ async def test_memory_store_expires_entries_and_bounds_each_namespace() -> None:
     assert await store.get("c") == b"3"
 
 
+async def test_memory_store_bounds_all_namespaces_together() -> None:
+    store = MemoryStore(max_entries=3)
+    for tenant in ("t1", "t2", "t3"):
+        await store.set(tenant, tenant.encode(), ttl_s=None, namespace=tenant, max_entries=10)
+    assert await store.get("t1") == b"t1"  # t2 is now the least recently used
+    await store.set("t4", b"t4", ttl_s=None, namespace="t4", max_entries=10)
+    assert await store.get("t2") is None
+    assert [await store.get(k) for k in ("t1", "t3", "t4")] == [b"t1", b"t3", b"t4"]
+    await store.set("t1", b"new", ttl_s=None, namespace="t1", max_entries=10)  # replaced
+    assert [await store.get(k) for k in ("t1", "t3", "t4")] == [b"new", b"t3", b"t4"]
+
+
 class BrokenStore:
     def __init__(self, *, delay: float = 0.0) -> None:
         self.delay = delay
