@@ -100,6 +100,11 @@ class TierSpec(_Strict):
     """Model calls in flight at once on this tier (the embedded engine runs one at a time)."""
     max_output_tokens: int = Field(default=512, ge=1)
     """Default cap on generated tokens when a step sets none."""
+    frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    """OpenAI's ``frequency_penalty`` on free-text calls: a token is the less likely the
+    more often the answer has used it. Small models decoding greedily repeat sentences
+    until ``max_tokens``; a penalty ends their answers sooner. Calls with an output model
+    are sent without it (their JSON is constrained, and a penalty would skew its values)."""
     context_tokens: int | None = Field(default=None, ge=1)
     """The server's context window (openai only; embedded tiers use ``embedded.n_ctx``):
     a step whose prompt and output cap exceed it fails before the call, naming the segment."""

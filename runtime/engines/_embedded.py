@@ -60,6 +60,7 @@ class EmbeddedModel:
                     response_format=_response_format(request.json_schema),
                     max_tokens=request.max_tokens,
                     temperature=request.temperature,
+                    frequency_penalty=request.frequency_penalty,
                     seed=_SEED,
                 )
             except ValueError as exc:  # llama.cpp raises ValueError when the prompt is too long

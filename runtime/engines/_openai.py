@@ -166,6 +166,8 @@ class OpenAITierClient:
             "max_tokens": request.max_tokens,
             "temperature": request.temperature,
         }
+        if request.frequency_penalty:
+            body["frequency_penalty"] = request.frequency_penalty
         if request.logprobs:  # llama.cpp's server reports them only with top_logprobs set
             body.update(logprobs=True, top_logprobs=1)
         if self._tier.priority is not None and request.lane in self._tier.priority:

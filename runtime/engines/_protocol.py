@@ -25,6 +25,8 @@ class ChatRequest:
     """Cap on generated tokens."""
     temperature: float = 0.0
     """0 picks the most likely token, which keeps answers reproducible and cacheable."""
+    frequency_penalty: float = 0.0
+    """Lowers the odds of tokens by how often the completion has used them (0: none)."""
     lane: Lane = "interactive"
     """The traffic lane: batch calls yield to interactive ones at the tier's gate."""
     logprobs: bool = False

@@ -53,6 +53,7 @@ async def call_model(
         messages=messages,
         json_schema=None if output is None else _schema_of(output),
         max_tokens=max_tokens or spec.max_output_tokens,
+        frequency_penalty=spec.frequency_penalty if output is None else 0.0,
         lane=execution.lane,
         logprobs=logprobs,
     )

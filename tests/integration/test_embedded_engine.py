@@ -49,6 +49,20 @@ async def test_both_tiers_load_their_own_packaged_model(runtime: Runtime) -> Non
     assert small.text and large.text
 
 
+async def test_a_frequency_penalty_reaches_llama_cpp(runtime: Runtime) -> None:
+    def asking(penalty: float) -> ChatRequest:
+        messages = (
+            Message("system", "You are a support agent."),
+            Message("user", "How do I delete my account and data?"),
+        )
+        return ChatRequest(messages=messages, max_tokens=48, frequency_penalty=penalty)
+
+    client = runtime.tier_client("small")
+    plain, penalised = [(await client.chat(asking(p))).text for p in (0.0, 1.0)]
+    assert plain and penalised
+    assert plain != penalised  # greedy decoding: only the penalty can tell them apart
+
+
 class Ticket(BaseModel):
     category: str
     urgent: bool

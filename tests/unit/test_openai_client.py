@@ -85,6 +85,23 @@ async def test_5xx_is_retried_then_succeeds_and_the_schema_is_sent() -> None:
     assert result.usage.cached_input_tokens == 96
 
 
+async def test_a_frequency_penalty_is_sent_only_when_set() -> None:
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=sglang_body())
+
+    tier_client = client(handler)
+    await tier_client.chat(REQUEST)
+    await tier_client.chat(
+        ChatRequest(messages=REQUEST.messages, max_tokens=8, frequency_penalty=0.5)
+    )
+    await tier_client.aclose()
+    assert "frequency_penalty" not in seen[0]
+    assert seen[1]["frequency_penalty"] == 0.5
+
+
 async def test_4xx_is_not_retried() -> None:
     calls = 0
 

@@ -86,6 +86,18 @@ async def test_each_node_runs_on_its_own_tier_and_is_priced_from_its_usage(
     assert clients["large"].requests[0].json_schema is None
 
 
+async def test_a_tiers_frequency_penalty_goes_with_free_text_calls_only(
+    tmp_path: Any, clients: dict[str, FakeTierClient]
+) -> None:
+    tiers = {name: {**spec, "frequency_penalty": 0.5} for name, spec in TIERS.items()}
+    runtime = Runtime(fake_config(tmp_path, tiers=tiers), clients=clients)
+    with runtime.execution("demo"):
+        await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged twice"})
+    structured, free_text = clients["small"].requests
+    assert structured.json_schema is not None and structured.frequency_penalty == 0.0
+    assert free_text.json_schema is None and free_text.frequency_penalty == 0.5
+
+
 async def test_a_hand_written_node_without_a_tier_is_named_in_the_error(runtime: Runtime) -> None:
     expected = r"node 'reply' calls a model but has no tier"
     with runtime.execution("demo"), pytest.raises(MissingTierError, match=expected):
