@@ -41,6 +41,8 @@ async def measure(
     items: int, tier: str, penalties: list[float], scratch: Path
 ) -> dict[float, list[ExecutionRecord]]:
     config = load_config(REPO / "tierwise.toml")
+    if tier not in config.tiers:
+        raise SystemExit(f"tierwise.toml has no tier {tier!r} (it has: {', '.join(config.tiers)})")
     questions = [item.input for item in load_dataset(REPO / "evals/datasets/support_triage.jsonl")]
     records: dict[float, list[ExecutionRecord]] = {p: [] for p in penalties}
     async with AsyncExitStack() as stack:
