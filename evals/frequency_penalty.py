@@ -69,13 +69,15 @@ def row(penalty: float, records: list[ExecutionRecord], tier: str) -> str:
     if any(step.tier != tier for step in answers):
         raise SystemExit(f"the answer step ran on another tier than {tier!r}: see [routes]")
     cap = ANSWER.max_tokens
+    if cap is None:
+        raise SystemExit("the answer step sets no max_tokens: nothing to count answers cut at")
     tokens = [step.usage.output_tokens for step in answers]
     repeated = statistics.fmean(repeated_share(str(r.output.get("answer", ""))) for r in records)
     call_ms = statistics.fmean(s.latency_ms for s in answers)
     compliant = sum(bool((r.output.get("verdict") or {}).get("compliant")) for r in records)
     return (
         f"| {penalty:g} | {len(answers)} | {statistics.fmean(tokens):.1f} "
-        f"| {sum(t >= (cap or 0) for t in tokens)} | {repeated:.1%} | {call_ms:.0f} "
+        f"| {sum(t >= cap for t in tokens)} | {repeated:.1%} | {call_ms:.0f} "
         f"| {compliant} |"
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -53,7 +54,6 @@ async def call_model(
         messages=messages,
         json_schema=None if output is None else _schema_of(output),
         max_tokens=max_tokens or spec.max_output_tokens,
-        frequency_penalty=spec.frequency_penalty if output is None else 0.0,
         lane=execution.lane,
         logprobs=logprobs,
     )
@@ -104,15 +104,19 @@ async def _chat(
     """
     metrics, failures = execution.telemetry.metrics, list[str]()
     while True:
-        model = execution.tiers.tier_spec(tier).model
+        spec = execution.tiers.tier_spec(tier)
+        model = spec.model
         queue = metrics.queue_depth.labels(tier)
         queue.inc()
         try:
-            result = await execution.tiers.tier_client(tier).chat(request)
+            # each tier its own penalty, on free text only: a schema's values stay unskewed
+            penalty = spec.frequency_penalty if request.json_schema is None else 0.0
+            sent = dataclasses.replace(request, frequency_penalty=penalty)
+            result = await execution.tiers.tier_client(tier).chat(sent)
             return tier, result, "; ".join(failures) or None
         except ModelError as exc:
             metrics.requests.labels(tier, model, "error").inc()
-            fallback = execution.tiers.tier_spec(tier).fallback
+            fallback = spec.fallback
             if fallback is None or isinstance(exc, ModelRequestError | ModelOutputError):
                 raise
             log.warning("tier %r failed, falling back to %r: %s", tier, fallback, exc)

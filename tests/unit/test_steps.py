@@ -171,6 +171,20 @@ async def test_a_failing_tier_falls_back_and_the_step_says_why(tmp_path: Any) ->
     assert fallbacks._value.get() == 2
 
 
+async def test_a_fallback_tier_sends_its_own_frequency_penalty(tmp_path: Any) -> None:
+    dead = DeadServer(ModelUnavailableError("tier 'small': connection refused"))
+    large = FakeTierClient(answer, model="fake-large")
+    tiers = {
+        "small": {**TIERS["small"], "fallback": "large"},
+        "large": {**TIERS["large"], "frequency_penalty": 0.5},
+    }
+    runtime = Runtime(fake_config(tmp_path, tiers=tiers), clients={"small": dead, "large": large})
+    with runtime.execution("demo"):
+        await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged twice"})
+    structured, free_text = large.requests  # both fell back from small, penalty 0 there
+    assert (structured.frequency_penalty, free_text.frequency_penalty) == (0.0, 0.5)
+
+
 async def test_a_refused_request_does_not_fall_back(tmp_path: Any) -> None:
     refused = DeadServer(ModelRequestError("tier 'small': answered 400"))
     large = FakeTierClient(answer, model="fake-large")
