@@ -81,7 +81,7 @@ async def call_model(
             span.set_attribute(a.FALLBACK, fallback)
         if trimmed:
             span.set_attribute(a.TRIMMED, trimmed)
-        _observe(execution, span, spec, record, result, started_at)
+        _observe(execution, span, spec, request, record, result, started_at)
         if span.is_recording() and execution.telemetry.content.enabled:
             _capture(execution, span, request, result, state)
         execution.record(record)  # may stop the run: the call is paid for and traced first
@@ -109,9 +109,7 @@ async def _chat(
         queue = metrics.queue_depth.labels(tier)
         queue.inc()
         try:
-            # each tier its own penalty, on free text only: a schema's values stay unskewed
-            penalty = spec.frequency_penalty if request.json_schema is None else 0.0
-            sent = dataclasses.replace(request, frequency_penalty=penalty)
+            sent = dataclasses.replace(request, frequency_penalty=_penalty(spec, request))
             result = await execution.tiers.tier_client(tier).chat(sent)
             return tier, result, "; ".join(failures) or None
         except ModelError as exc:
@@ -128,6 +126,14 @@ async def _chat(
             raise
         finally:
             queue.dec()
+
+
+def _penalty(spec: TierSpec, request: ChatRequest) -> float:
+    """The penalty a call sends its tier: the tier's own, on free text only.
+
+    A structured call gets none: penalising repeated tokens would skew a schema's values.
+    """
+    return spec.frequency_penalty if request.json_schema is None else 0.0
 
 
 @functools.cache
@@ -151,6 +157,7 @@ def _observe(
     execution: ExecutionContext,
     span: Span,
     spec: TierSpec,
+    request: ChatRequest,
     record: StepRecord,
     result: ChatResult,
     started_at: float,
@@ -190,6 +197,8 @@ def _observe(
         ),
         a.LF_COST: a.as_json({**cost_parts(usage, spec.price), "total": record.cost_usd}),
     }
+    if penalty := _penalty(spec, request):
+        attributes[a.GEN_AI_REQUEST_FREQUENCY_PENALTY] = penalty
     if result.ttft_ms is not None:
         first_token = datetime.fromtimestamp(started_at + result.ttft_ms / 1000, tz=UTC)
         attributes[a.TTFT_MS] = round(result.ttft_ms, 2)

@@ -17,7 +17,7 @@ from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step, ch
 from runtime.config import TracingSettings
 from runtime.execution import ExecutionRecord
 from runtime.tracing import Metrics, Score, Telemetry
-from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
+from tests.fakes import TIERS, FakeTierClient, Label, answer_billing, fake_config
 from tests.otlp_receiver import Receiver, otlp_receiver
 
 
@@ -74,18 +74,18 @@ def receiver() -> Iterator[Receiver]:
         yield received
 
 
-def runtime_for(tmp_path: Path, telemetry: Telemetry) -> Runtime:
-    config = fake_config(tmp_path, workflows={"traced": f"{__name__}:build"})
+def runtime_for(tmp_path: Path, telemetry: Telemetry, **sections: Any) -> Runtime:
+    config = fake_config(tmp_path, workflows={"traced": f"{__name__}:build"}, **sections)
     clients = {"small": FakeTierClient(answer_billing), "large": FakeTierClient(lambda _: "Hi")}
     return Runtime(config, clients=clients, telemetry=telemetry)
 
 
 async def traced_runs(
-    tmp_path: Path, receiver: Receiver, settings: TracingSettings, runs: int = 1
+    tmp_path: Path, receiver: Receiver, settings: TracingSettings, runs: int = 1, **sections: Any
 ) -> tuple[list[ExecutionRecord], Runtime]:
     environ = {"LANGFUSE_HOST": receiver.url, "LANGFUSE_PROJECT_ID": "proj-1", **LANGFUSE}
     telemetry = Telemetry.open(settings, state_dir=tmp_path, environ=environ)
-    runtime = runtime_for(tmp_path, telemetry)
+    runtime = runtime_for(tmp_path, telemetry, **sections)
     records = [await runtime.run("traced", QUESTION, tenant="acme") for _ in range(runs)]
     await runtime.aclose()  # flushes the batched spans
     return records, runtime
@@ -151,6 +151,18 @@ async def test_span_attributes_follow_the_genai_conventions_and_langfuses_mappin
     step = spans["step label"]
     assert step["tierwise.cache.outcome"] == "miss"
     assert step["tierwise.cache.lookup_ms"] == pytest.approx(record.steps[0].lookup_ms, abs=1e-3)
+
+
+async def test_a_chat_span_carries_the_frequency_penalty_its_call_sent(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    tiers = {name: {**spec, "frequency_penalty": 0.5} for name, spec in TIERS.items()}
+    await traced_runs(tmp_path, receiver, TracingSettings(), tiers=tiers)
+    spans = {span.name: span.attributes for span in receiver.spans}
+
+    assert spans["chat qwen2.5-coder-0.5b-instruct"]["gen_ai.request.frequency_penalty"] == 0.5
+    # the label step's output model keeps it from being sent, so the span does not claim it
+    assert "gen_ai.request.frequency_penalty" not in spans["chat smollm2-135m-instruct"]
 
 
 async def test_costs_in_the_spans_equal_the_costs_in_the_execution_record(
