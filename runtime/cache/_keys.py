@@ -1,8 +1,8 @@
 """Cache keys and scopes: pure functions, no I/O.
 
 A scope namespaces every entry by workflow, node, the fingerprint of the node's prompt and
-output schema, the tier's model and the tenant: a changed prompt or model never serves an
-old answer, and one tenant never sees another's.
+output schema, the tier's model, the call's decoding settings and the tenant: a changed
+prompt, model or setting never serves an old answer, and one tenant never sees another's.
 """
 
 from __future__ import annotations
@@ -46,6 +46,8 @@ class CacheScope:
     prompt: str
     model: str
     tenant: str
+    decoding: str = ""
+    """Call settings besides the prompt that shape an answer (maximum tokens, penalties)."""
 
     @property
     def id(self) -> str:
@@ -60,7 +62,9 @@ def key_text(inputs: Sequence[tuple[str, str]]) -> str:
 
 @functools.lru_cache(maxsize=1024)
 def _scope_id(scope: CacheScope) -> str:
-    return _digest(scope.workflow, scope.node, scope.prompt, scope.model, scope.tenant)
+    return _digest(
+        scope.workflow, scope.node, scope.prompt, scope.model, scope.tenant, scope.decoding
+    )
 
 
 @functools.lru_cache(maxsize=1024)  # a step's lookup and its write ask for the same key

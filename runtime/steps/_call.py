@@ -109,7 +109,8 @@ async def _chat(
         queue = metrics.queue_depth.labels(tier)
         queue.inc()
         try:
-            sent = dataclasses.replace(request, frequency_penalty=_penalty(spec, request))
+            penalty = frequency_penalty(spec, structured=request.json_schema is not None)
+            sent = dataclasses.replace(request, frequency_penalty=penalty)
             result = await execution.tiers.tier_client(tier).chat(sent)
             return tier, result, "; ".join(failures) or None
         except ModelError as exc:
@@ -128,12 +129,12 @@ async def _chat(
             queue.dec()
 
 
-def _penalty(spec: TierSpec, request: ChatRequest) -> float:
+def frequency_penalty(spec: TierSpec, *, structured: bool) -> float:
     """The penalty a call sends its tier: the tier's own, on free text only.
 
     A structured call gets none: penalising repeated tokens would skew a schema's values.
     """
-    return spec.frequency_penalty if request.json_schema is None else 0.0
+    return 0.0 if structured else spec.frequency_penalty
 
 
 @functools.cache
@@ -197,7 +198,7 @@ def _observe(
         ),
         a.LF_COST: a.as_json({**cost_parts(usage, spec.price), "total": record.cost_usd}),
     }
-    if penalty := _penalty(spec, request):
+    if penalty := frequency_penalty(spec, structured=request.json_schema is not None):
         attributes[a.GEN_AI_REQUEST_FREQUENCY_PENALTY] = penalty
     if result.ttft_ms is not None:
         first_token = datetime.fromtimestamp(started_at + result.ttft_ms / 1000, tz=UTC)

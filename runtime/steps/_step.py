@@ -27,6 +27,7 @@ from runtime.cache import (
     key_text,
     prompt_fingerprint,
 )
+from runtime.config import TierSpec
 from runtime.costs import Usage
 from runtime.errors import ModelError, ModelOutputError, WorkflowError
 from runtime.execution import ExecutionContext, StepRecord, current_execution
@@ -39,7 +40,7 @@ from runtime.prompts import (
     render_prompt,
     render_segment,
 )
-from runtime.steps._call import as_state_value, call_model
+from runtime.steps._call import as_state_value, call_model, frequency_penalty
 from runtime.steps._cascade import Cascade
 from runtime.steps._chat import TIER_KEY, running_node
 from runtime.steps._judge import judge
@@ -347,12 +348,14 @@ class Step:
         threshold = execution.cache_thresholds.get(node)
         if threshold is not None and policy.mode is CacheMode.SEMANTIC:
             policy = dataclasses.replace(policy, threshold=threshold)
+        spec = execution.tiers.tier_spec(execution.tier_of(node, self.tier))
         scope = CacheScope(
             workflow=execution.workflow,
             node=node,
             prompt=self.fingerprint(),
-            model=execution.tiers.tier_spec(execution.tier_of(node, self.tier)).model,
+            model=spec.model,
             tenant=execution.tenant,
+            decoding=self._decoding(spec),
         )
         text = key_text(self._key_inputs(policy, node, state))
         return _CacheSlot(cache=execution.cache, policy=policy, scope=scope, text=text)
@@ -375,6 +378,15 @@ class Step:
                     f"state field (segments: {', '.join(segments)}; fields: {', '.join(state)})"
                 )
         return inputs
+
+    def _decoding(self, spec: TierSpec) -> str:
+        """What this step's calls are sent besides the prompt, as part of its cache scope.
+
+        Answers made with other settings (cut shorter, penalised differently) are not served.
+        """
+        tokens = self.max_tokens or spec.max_output_tokens
+        penalty = frequency_penalty(spec, structured=self.output is not None)
+        return f"max_tokens={tokens};frequency_penalty={penalty:g}"
 
     def fingerprint(self) -> str:
         """Hash of templates, budgets and output schema: a change invalidates the cache."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,13 +11,15 @@ from langgraph.graph import START, StateGraph
 from typing_extensions import TypedDict
 
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step
+from runtime.cache import MemoryStore, StepCache
 from runtime.errors import WorkflowError
-from tests.fakes import FakeTierClient, Label, answer_billing, fake_config
+from tests.fakes import TIERS, FakeTierClient, Label, answer_billing, fake_config
 
 
 class State(TypedDict, total=False):
     question: str
     label: dict[str, Any]
+    reply: str
 
 
 class ContextState(State, total=False):
@@ -91,6 +95,38 @@ async def test_changing_the_prompt_never_serves_old_answers(
     await run(runtime, label_step("Label it."), "q")
     _, changed = await run(runtime, label_step("Label it carefully."), "q")
     assert changed.cache == "miss"
+
+
+async def test_changing_max_tokens_or_the_tiers_penalty_never_serves_old_answers(
+    tmp_path: Path, client: FakeTierClient
+) -> None:
+    shared = StepCache(MemoryStore(), semantic=None, timeout_s=1.0)  # one store, two configs
+
+    def runtime_with(penalty: float) -> Runtime:
+        tiers = {name: {**spec, "frequency_penalty": penalty} for name, spec in TIERS.items()}
+        config = fake_config(tmp_path / str(penalty), tiers=tiers)
+        return Runtime(config, clients={"small": client}, cache=shared)
+
+    plain, penalised = runtime_with(0.0), runtime_with(1.0)
+    free_text = Step(
+        tier="small",
+        prompt=(
+            Segment.node("task", "Reply to it."),
+            Segment.volatile("question", "Q: {question}"),
+        ),
+        writes="reply",
+        cache=CachePolicy(mode=CacheMode.EXACT, key=("question",)),
+    )
+    runs = (
+        (plain, free_text),
+        (plain, free_text),
+        (penalised, free_text),  # a penalised answer is another answer
+        (plain, dataclasses.replace(free_text, max_tokens=20)),  # so is one cut shorter
+        (plain, label_step()),
+        (penalised, label_step()),  # structured calls are never penalised: still the same
+    )
+    outcomes = [(await run(runtime, step, "q"))[1].cache for runtime, step in runs]
+    assert outcomes == ["miss", "exact", "miss", "miss", "miss", "exact"]
 
 
 async def test_no_cache_bypasses_lookups_and_writes(
