@@ -20,7 +20,7 @@ from importlib import resources
 from typing import Any, Literal
 
 from langgraph.graph import END, START, StateGraph
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12
 
 from runtime import (
@@ -52,6 +52,17 @@ class PolicyVerdict(BaseModel):
 
     compliant: bool
     problem: str = Field(max_length=80, description="empty when compliant")
+
+    @model_validator(mode="after")
+    def _no_problem_when_compliant(self) -> PolicyVerdict:
+        """A compliant verdict names no problem.
+
+        The small model often writes the field's description there ("empty when
+        compliant"), which a caller would show as a problem.
+        """
+        if self.compliant:
+            self.problem = ""
+        return self
 
 
 class TriageInput(TypedDict):

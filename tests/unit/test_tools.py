@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from graphs.support_triage import ANSWER
+from graphs.support_triage import ANSWER, PolicyVerdict
 from tools import cite_faq, load_faq, search_faq
 
 
@@ -36,6 +36,15 @@ def test_the_answer_step_keeps_the_whole_faq_in_its_stable_prefix() -> None:
     assert all(entry.answer in system.content for entry in load_faq())
     assert system == ANSWER.static_prefix()[0]  # the same for every question: cacheable
     assert question in user.content and state["faq"] in user.content
+
+
+def test_a_compliant_verdict_names_no_problem_and_a_failing_one_keeps_its_own() -> None:
+    echoed = PolicyVerdict.model_validate_json(
+        '{"compliant": true, "problem": "empty when compliant"}'
+    )
+    assert echoed.problem == ""
+    failing = PolicyVerdict(compliant=False, problem="promises a refund the FAQ does not offer")
+    assert failing.problem == "promises a refund the FAQ does not offer"
 
 
 @pytest.mark.parametrize(
