@@ -1,7 +1,8 @@
 """Free-text answers with and without a frequency penalty, on support_triage's answer step.
 
 Small models decoding greedily repeat a sentence until ``max_tokens``. This runs
-support_triage uncached on the first eval questions with ``tiers.<tier>.frequency_penalty``
+support_triage uncached, its answer step routed to ``--tier``, on the first eval questions
+with ``tiers.<tier>.frequency_penalty``
 at each value given, one runtime per value, taking the questions in turn on each (the
 order rotating, so no value always goes first), and reports for the answer step: mean
 output tokens, answers cut at ``max_tokens``, the share of sentences that repeat an
@@ -45,13 +46,17 @@ async def measure(
         raise SystemExit(f"tierwise.toml has no tier {tier!r} (it has: {', '.join(config.tiers)})")
     questions = [item.input for item in load_dataset(REPO / "evals/datasets/support_triage.jsonl")]
     records: dict[float, list[ExecutionRecord]] = {p: [] for p in penalties}
+    routes = {**config.routes}  # the answer step goes to the tier under test
+    routes["support_triage"] = {**routes.get("support_triage", {}), "answer": tier}
     async with AsyncExitStack() as stack:
         runtimes = {}
         for penalty in penalties:
             spec = config.tiers[tier].model_copy(update={"frequency_penalty": penalty})
             tiers = {**config.tiers, tier: spec}
             runtime = Runtime(
-                config.model_copy(update={"tiers": tiers}).isolated(scratch / str(penalty))
+                config.model_copy(update={"tiers": tiers, "routes": routes}).isolated(
+                    scratch / str(penalty)
+                )
             )
             stack.push_async_callback(runtime.aclose)
             await runtime.warm_up("support_triage")
@@ -85,7 +90,7 @@ def row(penalty: float, records: list[ExecutionRecord], tier: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=12)
-    parser.add_argument("--tier", default="small", help="the tier the answer step runs on")
+    parser.add_argument("--tier", default="small", help="the tier the answer step is routed to")
     parser.add_argument("--penalty", type=float, action="append", dest="penalties")
     parser.add_argument("--report", type=Path, default=REPO / "evals/reports/frequency_penalty.md")
     args = parser.parse_args()

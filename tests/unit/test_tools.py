@@ -1,4 +1,4 @@
-"""The reference tools: what they find, how they cite it, and the arguments they refuse."""
+"""The reference tools, and support_triage's prompts and output models."""
 
 from __future__ import annotations
 
