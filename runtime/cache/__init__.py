@@ -8,14 +8,12 @@ from runtime.cache._semantic import Embedder, HTTPEmbedder, LocalEmbedder, Qdran
 from runtime.cache._step_cache import (
     CachedAnswer,
     CacheHit,
-    CacheMetrics,
     SemanticLookup,
     StepCache,
 )
 
 __all__ = [
     "CacheHit",
-    "CacheMetrics",
     "CacheMode",
     "CachePolicy",
     "CacheScope",

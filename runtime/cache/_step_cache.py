@@ -84,18 +84,6 @@ class SemanticLookup(Protocol):
         ...
 
 
-@dataclass(slots=True)
-class CacheMetrics:
-    """Counters an operator reads (exported as metrics with the tracing work)."""
-
-    lookups: int = 0
-    exact_hits: int = 0
-    semantic_hits: int = 0
-    errors: int = 0
-    tool_lookups: int = 0
-    tool_hits: int = 0
-
-
 async def _discard_result(operation: Awaitable[object]) -> None:
     await operation
 
@@ -121,7 +109,8 @@ class StepCache:
         self.on_error: Callable[[str], None] = lambda operation: None
         """Told of every failed cache operation (the runtime counts them as a metric)."""
         self._semantic_timeout_s = semantic_timeout_s or timeout_s
-        self.metrics = CacheMetrics()
+        self.errors = 0
+        """Failed cache operations since start (``on_error`` hears of each as it happens)."""
         self._checks_owed: OrderedDict[str, float] = OrderedDict()
         """Per scope, the checks its hits have earned so far (``check_rate`` per hit); the
         ``CHECK_SCOPES`` most recently hit, so a server with many tenants does not grow."""
@@ -139,7 +128,7 @@ class StepCache:
                     self._semantic = await asyncio.to_thread(self._open_semantic)
                 except Exception as exc:  # any failure to open means: exact only
                     self._semantic_failed = True
-                    self.metrics.errors += 1
+                    self.errors += 1
                     self.on_error("open semantic")
                     log.warning("semantic cache unavailable, using exact matches only: %s", exc)
         return self._semantic
@@ -148,22 +137,17 @@ class StepCache:
         """A reusable answer for ``text`` in ``scope``, or None."""
         if policy.mode is CacheMode.OFF:
             return None
-        self.metrics.lookups += 1
         raw = await self._guarded("lookup", self._store.get(exact_key(scope, text)))
         if raw is not None:
-            self.metrics.exact_hits += 1
             return CacheHit(answer=CachedAnswer.from_bytes(raw), kind="exact", similarity=1.0)
         semantic = await self.prepare_semantic() if policy.mode is CacheMode.SEMANTIC else None
         if semantic is None:
             return None
         if pending := self._indexing.get(scope.id):
             await asyncio.wait(set(pending))
-        hit = await self._guarded(
+        return await self._guarded(
             "semantic lookup", semantic.search(scope, policy, text), self._semantic_timeout_s
         )
-        if hit is not None:
-            self.metrics.semantic_hits += 1
-        return hit
 
     def due_for_check(self, scope: CacheScope, policy: CachePolicy) -> bool:
         """Whether this semantic hit is one ``policy.check_rate`` spot-checks.
@@ -256,7 +240,7 @@ class StepCache:
             async with asyncio.timeout(timeout_s or self._timeout_s):  # no task of its own
                 return await operation
         except Exception as exc:  # a cache must never fail the step: degrade, loudly
-            self.metrics.errors += 1
+            self.errors += 1
             self.on_error(what)
             log.warning(
                 "cache %s failed after %.0f ms, running uncached: %s: %s",

@@ -121,10 +121,8 @@ class _ToolResults:
         if store is None or execution is None:
             return await self._run(args, kwargs, is_async=is_async)
         namespace, key = self.key(execution.tenant, args, kwargs)
-        store.metrics.tool_lookups += 1
         raw = await store.get_value(key)
         if raw is not None:
-            store.metrics.tool_hits += 1
             if span is not None:
                 span.set_attribute(a.CACHE_OUTCOME, "exact")
             return self._adapter.validate_json(raw)

@@ -61,7 +61,7 @@ def runtime(tmp_path: Path, embedder: LocalEmbedder) -> Iterator[Runtime]:
     cache = local_cache(tmp_path, embedder)
     client = FakeTierClient(answer_billing)
     yield Runtime(config, clients={"small": client}, cache=cache)
-    assert cache.metrics.errors == 0  # the semantic half really ran
+    assert cache.errors == 0  # the semantic half really ran
 
 
 def graph(ttl_s: float = 3600.0, check_rate: float = 0.0) -> Any:
@@ -335,7 +335,7 @@ async def test_a_locked_qdrant_folder_degrades_to_exact_matches(
     holder.close()
     gc.collect()  # collect the failed client here, where the warning filters apply
     assert [kind for kind, _ in found] == ["miss", "exact", "miss"]
-    assert cache.metrics.errors == 1
+    assert cache.errors == 1
 
 
 def test_eval_cache_json_reports_the_required_keys_for_both_configurations(
@@ -391,4 +391,4 @@ async def test_an_unreachable_qdrant_server_degrades_to_exact_matches(
         ],
     )
     assert [kind for kind, _ in found] == ["miss", "exact", "miss"]
-    assert cache.metrics.errors >= 1
+    assert cache.errors >= 1

@@ -144,7 +144,7 @@ async def test_a_failing_or_slow_store_degrades_to_a_miss_with_a_warning(
     with caplog.at_level(logging.WARNING):
         assert await cache.lookup(SCOPE, EXACT, "k") is None
         await cache.write(SCOPE, EXACT, answer)
-    assert cache.metrics.errors == 2
+    assert cache.errors == 2
     assert "running uncached" in caplog.text
 
 
