@@ -56,7 +56,6 @@ LF_OUTPUT = "langfuse.observation.output"
 LF_TRACE_NAME = "langfuse.trace.name"
 LF_TRACE_TAGS = "langfuse.trace.tags"
 LF_TRACE_METADATA = "langfuse.trace.metadata"
-LF_OBSERVATION_METADATA = "langfuse.observation.metadata"
 
 
 _JSON = json.JSONEncoder(default=str, separators=(",", ":"))
