@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +46,8 @@ from runtime.registry import WorkflowRegistry
 from runtime.steps import steps_of
 from runtime.tracing import Telemetry
 from runtime.tracing import attributes as a
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TENANT = "default"
 CHECKPOINT_TIMEOUT_S = 5.0
@@ -329,8 +333,20 @@ class Runtime:
             trace_id=context.trace_id,
             trace_url=await self._trace_url(context.trace_id),
         )
-        self.runs.save(record)
+        await self._keep(record)
         return record
+
+    async def _keep(self, record: ExecutionRecord) -> None:
+        """Store the record off the event loop; a store that fails loses the record only.
+
+        The answer is paid for and returned: a locked or broken run store is logged and
+        counted (``tierwise_run_records_lost``), and other executions go on meanwhile.
+        """
+        try:
+            await asyncio.to_thread(self.runs.save, record)
+        except sqlite3.Error as exc:
+            log.error("run %s: its record was not stored (%s)", record.run_id, exc)
+            self.telemetry.metrics.run_records_lost.labels(record.workflow).inc()
 
     async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         """LangGraph's checkpointer: Postgres when ``DATABASE_URL`` is set, else SQLite."""

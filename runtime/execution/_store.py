@@ -26,11 +26,14 @@ CREATE TABLE IF NOT EXISTS runs (
 
 
 class RunStore:
-    """Keeps every finished execution record; one short transaction per write."""
+    """Keeps every finished execution record; one short transaction per write.
 
-    def __init__(self, path: Path) -> None:
+    ``busy_timeout_s``: how long a write waits for another connection's lock on the file.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
         self.path = path
-        self._file = SQLiteFile(path)
+        self._file = SQLiteFile(path, busy_timeout_s=busy_timeout_s)
         with self._connect() as db:
             db.execute(_SCHEMA)
 

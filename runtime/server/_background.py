@@ -256,7 +256,7 @@ class BackgroundRuns:
         )
         if earlier:  # resumed: the record covers the whole run, every attempt
             record = _joined(record, earlier)
-            self._runtime.runs.save(record)
+            await asyncio.to_thread(self._runtime.runs.save, record)  # a fault: retried
         self._set(run_id, "succeeded", result=record.as_dict())
 
     def _interrupted(self, run_id: str, state: RetryCallState) -> None:

@@ -122,6 +122,12 @@ class Metrics:
             ["operation"],
             registry=r,
         )
+        self.run_records_lost = Counter(
+            "tierwise_run_records_lost",
+            "Executions whose record the run store failed to keep; the answer was returned.",
+            ["workflow"],
+            registry=r,
+        )
         self.fallbacks = Counter(
             "tierwise_fallbacks",
             "Calls a tier's server failed that its fallback tier answered.",

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing_extensions import TypedDict
 
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step, chat, traced_tool
 from runtime.config import TracingSettings
-from runtime.execution import ExecutionRecord
+from runtime.execution import ExecutionRecord, RunStore
 from runtime.tracing import Metrics, Score, Telemetry
 from tests.fakes import TIERS, FakeTierClient, Label, answer_billing, fake_config
 from tests.otlp_receiver import Receiver, otlp_receiver
@@ -250,6 +252,39 @@ async def test_an_unreachable_collector_never_fails_or_holds_up_a_run(tmp_path: 
     assert record.output["reply"] == "Hi"
     local = runtime.telemetry.store
     assert local is not None and local.tree(record.run_id) is not None  # kept locally
+
+
+async def test_a_locked_run_store_loses_the_record_not_the_answer(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = runtime_for(tmp_path, Telemetry())
+    runtime.runs = RunStore(runtime.runs.path, busy_timeout_s=0.3)
+    holder = sqlite3.connect(runtime.runs.path)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, for longer than the timeout
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        lost = await runtime.run("traced", QUESTION)
+    finally:
+        ticker.cancel()
+        holder.rollback()
+        holder.close()
+
+    assert lost.output["reply"] == "Hi"
+    assert ticks >= 10  # the event loop went on while the write waited 0.3 s for the lock
+    assert f"run {lost.run_id}: its record was not stored" in caplog.text
+    registry = runtime.telemetry.metrics.registry
+    assert registry.get_sample_value("tierwise_run_records_lost_total", {"workflow": "traced"}) == 1
+    assert runtime.runs.get(lost.run_id) is None
+    await runtime.run("traced", QUESTION)  # the lock released: records are kept again
+    assert len(runtime.runs.recent()) == 1
 
 
 async def test_metrics_count_calls_cost_cache_outcomes_and_queue_depth(tmp_path: Path) -> None:
