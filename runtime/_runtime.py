@@ -461,11 +461,12 @@ class Runtime:
         return tuple(records)
 
     async def aclose(self) -> None:
-        """Close every tier client and free the embedded models."""
+        """Close every tier client, free the embedded models and close the local stores."""
         for client in self._gated.values():
             await client.aclose()
         await self._checkpoints.aclose()
         if self.cache is not None:
             await self.cache.aclose()
         self._engine.close()
-        self.telemetry.shutdown()  # flushes batched spans
+        self.telemetry.shutdown()  # flushes batched spans, then closes the span store
+        self.runs.close()

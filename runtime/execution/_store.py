@@ -40,6 +40,10 @@ class RunStore:
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._file.transaction()
 
+    def close(self) -> None:
+        """Close the file; the store is not used after this."""
+        self._file.close()
+
     def save(self, record: ExecutionRecord) -> None:
         """Store a finished execution."""
         with self._connect() as db:

@@ -201,6 +201,7 @@ class BackgroundRuns:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._file.close()
 
     def _start(self, run_id: str) -> None:
         self._tasks[run_id] = asyncio.create_task(self._execute(run_id), name=f"run {run_id}")

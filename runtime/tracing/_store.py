@@ -64,6 +64,10 @@ class TraceStore:
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._file.transaction()
 
+    def close(self) -> None:
+        """Close the file; the store is not used after this."""
+        self._file.close()
+
     def write(self, spans: Sequence[ReadableSpan]) -> None:
         """Insert finished spans (one transaction per batch)."""
         rows = []
@@ -138,4 +142,5 @@ class SQLiteSpanExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
-        """Nothing held open between batches."""
+        """Close the store: the provider calls this after its last export."""
+        self._store.close()

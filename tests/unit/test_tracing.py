@@ -18,7 +18,7 @@ from typing_extensions import TypedDict
 from runtime import CacheMode, CachePolicy, Runtime, Segment, Step, add_step, chat, traced_tool
 from runtime.config import TracingSettings
 from runtime.execution import ExecutionRecord, RunStore
-from runtime.tracing import Metrics, Score, Telemetry
+from runtime.tracing import Metrics, Score, Telemetry, TraceStore
 from tests.fakes import TIERS, FakeTierClient, Label, answer_billing, fake_config
 from tests.otlp_receiver import Receiver, otlp_receiver
 
@@ -251,7 +251,25 @@ async def test_an_unreachable_collector_never_fails_or_holds_up_a_run(tmp_path: 
 
     assert record.output["reply"] == "Hi"
     local = runtime.telemetry.store
-    assert local is not None and local.tree(record.run_id) is not None  # kept locally
+    assert local is not None and TraceStore(local.path).tree(record.run_id) is not None  # kept
+
+
+async def test_closing_the_runtime_closes_its_stores_after_their_last_write(
+    tmp_path: Path,
+) -> None:
+    runtime = runtime_for(
+        tmp_path, Telemetry.open(TracingSettings(), state_dir=tmp_path, environ={})
+    )
+    record = await runtime.run("traced", QUESTION)
+    await runtime.aclose()
+
+    local = runtime.telemetry.store
+    assert local is not None
+    for closed in (lambda: runtime.runs.recent(), lambda: local.tree(record.run_id)):
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            closed()
+    assert RunStore(runtime.runs.path).get(record.run_id) is not None  # written before closing
+    assert TraceStore(local.path).tree(record.run_id) is not None  # flushed before closing
 
 
 async def test_a_locked_run_store_loses_the_record_not_the_answer(
