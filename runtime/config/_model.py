@@ -383,13 +383,16 @@ class TierwiseConfig(_Strict):
         self._source = source
         return self
 
-    def isolated(self, state: Path) -> TierwiseConfig:
+    def isolated(self, state: Path, *, prefix_states: Path | None = None) -> TierwiseConfig:
         """A copy keeping all its state under ``state``, prefix KV states included.
 
         Run records, traces, step caches and the embedded engine's prefix states: a
-        measurement run on it starts cold and shares nothing with other runs.
+        measurement run on it starts cold and shares nothing with other runs. Given
+        ``prefix_states``, the prefix states go there instead, to be shared: they hold the
+        KV of prompt prefixes, never an answer.
         """
-        embedded = self.embedded.model_copy(update={"prefix_cache_dir": state / "prefix-cache"})
+        prefixes = prefix_states or state / "prefix-cache"
+        embedded = self.embedded.model_copy(update={"prefix_cache_dir": prefixes})
         return self.model_copy(update={"state_dir": state, "embedded": embedded})
 
     def tier(self, name: str) -> TierSpec:

@@ -67,6 +67,8 @@ class ConfigResult:
     p95_latency_ms: float
     cache_hit_rate: float
     """Steps answered from the step cache / steps."""
+    cached_input_rate: float
+    """Prompt tokens read from reused prefix states / prompt tokens, every model call."""
     escalation_rate: float
     """Answers passed on to a higher tier / steps answered."""
     judge_cost_usd: float
@@ -89,17 +91,24 @@ async def evaluate_config(
     ablated: frozenset[tuple[str, str]] = frozenset(),
     use_cache: bool = True,
     label: str | None = None,
+    prefix_states: Path | None = None,
 ) -> ConfigResult:
     """Run every item through ``workflow`` on ``config`` and score the outputs.
 
     ``ablated`` (node, segment) pairs are left out of the prompts (an ablation study, run
-    with ``use_cache=False`` so every answer comes from the model).
+    with ``use_cache=False`` so every answer comes from the model). Given ``prefix_states``
+    (a folder other configurations use too), the embedded engine keeps its prefix states
+    there and the workflow's prefixes are warmed up before the first item: every
+    configuration is then measured from warm prefixes, as on a server that warmed up at
+    start, whichever ran before it, and none pays the cold prefills again.
     """
     if scorer == "judge" and judge_tier is None:
         raise InputError("the judge scorer needs --judge-tier")
     with tempfile.TemporaryDirectory() as state:
-        runtime = Runtime(config.isolated(Path(state)))
+        runtime = Runtime(config.isolated(Path(state), prefix_states=prefix_states))
         try:
+            if prefix_states is not None:
+                await runtime.warm_up(workflow)  # not measured: a server does it at start
             records: list[ExecutionRecord] = []
             scores: list[float] = []
             judge_cost = 0.0
@@ -176,6 +185,7 @@ def _summarise(
     steps = [step for record in records for step in record.steps]
     answered = [step for step in steps if step.escalation is None]
     hits = sum(step.from_cache for step in steps)
+    prompt = sum(step.usage.input_tokens for step in steps)
     escalated = sum(step.escalation is not None for step in steps)
     return ConfigResult(
         config=config,
@@ -187,6 +197,9 @@ def _summarise(
         p50_latency_ms=nearest_rank(latencies, 0.50),
         p95_latency_ms=nearest_rank(latencies, 0.95),
         cache_hit_rate=hits / len(steps) if steps else 0.0,
+        cached_input_rate=sum(s.usage.cached_input_tokens for s in steps) / prompt
+        if prompt
+        else 0.0,
         escalation_rate=escalated / len(answered) if answered else 0.0,
         judge_cost_usd=judge_cost,
     )
