@@ -73,6 +73,27 @@ STORE_FAULTS: tuple[type[BaseException], ...] = (
 )
 """Failures of the stores that hold run state, as opposed to failures of the run."""
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+BUSY_TIMEOUT_S = 1.0
+"""How long a request or a run waits for another connection's lock on the server's store.
+The event loop waits with it, so it is short: then the store counts as unavailable (a 503
+with Retry-After; a background run retries from its checkpoint)."""
+
+
+def server_store(path: Path) -> SQLiteFile:
+    """The server's own store (background runs, threads) at ``path``."""
+    return SQLiteFile(path, busy_timeout_s=BUSY_TIMEOUT_S)
+
+
+@contextlib.contextmanager
+def stored(file: SQLiteFile, what: str) -> Iterator[sqlite3.Connection]:
+    """A transaction on the server's store; locked, failing or full, it is unavailable."""
+    try:
+        with file.transaction() as db:
+            yield db
+    except (sqlite3.OperationalError, OSError) as exc:
+        raise StoreUnavailableError(
+            f"{what} cannot be stored now: {exc}", retry_after_s=RETRY_PAUSE_S
+        ) from exc
 
 
 def _waits_out(exc: BaseException) -> bool:
@@ -93,7 +114,7 @@ class BackgroundRuns:
         self._runtime = runtime
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
-        self._file = SQLiteFile(path)
+        self._file = server_store(path)
         with self._db() as db:
             db.execute(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(background_runs)")}
@@ -102,15 +123,8 @@ class BackgroundRuns:
                     "ALTER TABLE background_runs ADD COLUMN lane TEXT NOT NULL DEFAULT 'batch'"
                 )
 
-    @contextlib.contextmanager
-    def _db(self) -> Iterator[Any]:
-        try:
-            with self._file.transaction() as db:
-                yield db
-        except (sqlite3.OperationalError, OSError) as exc:
-            raise StoreUnavailableError(
-                f"background runs cannot be stored now: {exc}", retry_after_s=RETRY_PAUSE_S
-            ) from exc
+    def _db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return stored(self._file, "background runs")
 
     async def submit(
         self,

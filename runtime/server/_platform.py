@@ -21,10 +21,10 @@ from fastapi import Depends, FastAPI, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from runtime._sqlite import SQLiteFile
 from runtime.config import BudgetSpec
 from runtime.errors import ConflictError, InputError, NotFoundError
 from runtime.registry import Workflow
+from runtime.server._background import server_store, stored
 from runtime.server._errors import problem
 from runtime.server._streaming import as_json, execution_events
 
@@ -109,8 +109,8 @@ def add_platform_routes(
 ) -> None:
     """Mount the LangGraph Platform subset on ``app``."""
     runtime = server.runtime
-    threads_db = SQLiteFile(runtime.config.state_dir / "server.sqlite")
-    with threads_db.transaction() as db:
+    threads_db = server_store(runtime.config.state_dir / "server.sqlite")
+    with stored(threads_db, "threads") as db:
         db.execute(_THREADS)
         _adopt_global_threads(db)
     started = datetime.now(UTC).isoformat()
@@ -262,7 +262,7 @@ def add_platform_routes(
         return await stream(body, tenant, None)
 
     def thread_row(thread_id: str, tenant: str) -> _ThreadRow:
-        with threads_db.transaction() as db:
+        with stored(threads_db, "threads") as db:
             row = db.execute(
                 "SELECT thread_id, workflow, metadata, created_at, updated_at, state_key "
                 "FROM tenant_threads WHERE tenant = ? AND thread_id = ?",
@@ -287,7 +287,7 @@ def add_platform_routes(
     def touch(tenant: str, thread_id: str | None, workflow: str) -> None:
         if thread_id is None:
             return
-        with threads_db.transaction() as db:
+        with stored(threads_db, "threads") as db:
             db.execute(
                 "UPDATE tenant_threads SET workflow = ?, updated_at = ? "
                 "WHERE tenant = ? AND thread_id = ?",
@@ -299,7 +299,7 @@ def add_platform_routes(
         """A new thread (state persists across its runs)."""
         thread_id = body.thread_id or str(uuid.uuid4())
         now = time.time()
-        with threads_db.transaction() as db:
+        with stored(threads_db, "threads") as db:
             created = db.execute(
                 "INSERT OR IGNORE INTO tenant_threads VALUES (?, ?, ?, NULL, ?, ?, ?)",
                 (

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,6 +169,29 @@ def test_a_background_run_can_be_cancelled(tmp_path: Path) -> None:
         cancelled = httpx.delete(f"{base}/runs/{run_id}")
     server_workflows.PAUSE.set()
     assert cancelled.json()["status"] == "cancelled"
+
+
+def test_a_locked_server_store_is_a_prompt_503_and_loses_nothing(tmp_path: Path) -> None:
+    runtime = make_runtime(tmp_path)
+    with serving(create_app(runtime, warm_up=False)) as base:
+        holder = sqlite3.connect(runtime.config.state_dir / "server.sqlite")
+        holder.execute("BEGIN EXCLUSIVE")  # another process writing, for as long as it likes
+        try:
+            started = time.perf_counter()
+            run = httpx.post(f"{base}/workflows/answer/runs", json={"input": QUESTION}, timeout=60)
+            thread = httpx.post(f"{base}/threads", json={}, timeout=60)
+            waited = time.perf_counter() - started
+        finally:
+            holder.rollback()
+            holder.close()
+        accepted = httpx.post(f"{base}/workflows/answer/runs", json={"input": QUESTION}).json()
+        done = wait_for(base, accepted["run_id"], lambda r: r["status"] == "succeeded")
+
+    for refused in (run, thread):
+        assert refused.status_code == 503, refused.text
+        assert "cannot be stored now" in refused.text and "Retry-After" in refused.headers
+    assert waited < 2 * 3.0  # each waited out the store's 1 s lock timeout (it was 10 s)
+    assert done["output"]["reply"] == "Hi"  # the lock released: runs are accepted again
 
 
 def test_api_keys_map_to_tenants_and_others_get_401(tmp_path: Path) -> None:
