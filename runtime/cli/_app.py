@@ -310,8 +310,9 @@ def bench(
     from runtime.evaluation import SIDES, load_dataset, workload
     from runtime.evaluation import bench as run_bench
 
-    # every side starts with empty step caches and prefix states of its own, as `eval run`
-    # does: a bench run never reuses what an earlier run, or another side, left behind
+    # every side starts with empty step caches and prefix states of its own (the sides
+    # run interleaved): a bench run never reuses what an earlier run, or another side,
+    # left behind; each warms its prefixes up below, as a server would at start
     states = contextlib.ExitStack()
     try:
         requests = workload(load_dataset(dataset), executions)

@@ -116,7 +116,10 @@ def eval_run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object")] = False,
 ) -> None:
-    """Quality, cost per execution, latency, cache hits and escalations, per configuration."""
+    """Quality, cost per execution, latency, cache hits and escalations, per configuration.
+
+    Each configuration starts with empty step caches and warm prefix states.
+    """
     from rich.progress import Progress
 
     from runtime.config import load_config
@@ -132,7 +135,10 @@ def eval_run(
     except (InputError, ConfigError) as exc:
         raise fail(exc) from exc
     results = []
-    with Progress(console=Console(stderr=True), transient=as_json) as progress:
+    with (
+        Progress(console=Console(stderr=True), transient=as_json) as progress,
+        tempfile.TemporaryDirectory() as prefix_states,  # shared: each configuration warm
+    ):
         for config in loaded:
             task = progress.add_task(Path(config.source).name, total=len(items))
             try:
@@ -145,6 +151,7 @@ def eval_run(
                             scorer=cast(Scorer, scorer),
                             judge_tier=judge_tier,
                             on_item=functools.partial(progress.advance, task),
+                            prefix_states=Path(prefix_states),
                         )
                     )
                 )

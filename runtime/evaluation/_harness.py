@@ -2,6 +2,8 @@
 
 Each configuration runs the whole dataset with empty step caches (its state goes to a
 temporary folder), so the numbers of one configuration never depend on another's run.
+Given a folder of prefix states to share, each also warms its prompt prefixes up before
+its first item, so every configuration is measured warm, whichever ran before it.
 """
 
 from __future__ import annotations
@@ -218,7 +220,8 @@ def write_report(
     lines = [
         f"# {workflow} on {dataset.name} ({scorer} scorer)",
         "",
-        "Measured by `tierwise eval run`; every configuration starts with empty step caches.",
+        "Measured by `tierwise eval run`; every configuration starts with empty step caches "
+        "and warm prefix states.",
         "",
         "| config | executions | failed | quality | mean cost USD | p95 cost USD | p50 ms | p95 ms "
         "| cache hits | escalations |",

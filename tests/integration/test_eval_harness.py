@@ -38,6 +38,7 @@ def test_eval_run_writes_a_report_and_chart_holding_the_measured_numbers(
     assert measured["executions"] == 2 and measured["failures"] == 0
     assert 0.0 <= measured["quality"] <= 1.0
     assert measured["mean_cost_usd"] > 0 and measured["p95_latency_ms"] > 0
+    assert measured["cached_input_rate"] > 0.8  # from warm prefix states (cold: 0.69 here)
     text = report.read_text()
     assert f"{measured['quality']:.3f}" in text
     assert f"{measured['mean_cost_usd']:.6f}" in text
