@@ -224,14 +224,15 @@ def write_report(
         "and warm prefix states.",
         "",
         "| config | executions | failed | quality | mean cost USD | p95 cost USD | p50 ms | p95 ms "
-        "| cache hits | escalations |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| cache hits | escalations | cached input |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {Path(r.config).name} | {r.executions} | {r.failures} | {r.quality:.3f} | "
             f"{r.mean_cost_usd:.6f} | {r.p95_cost_usd:.6f} | {r.p50_latency_ms:.0f} | "
-            f"{r.p95_latency_ms:.0f} | {r.cache_hit_rate:.0%} | {r.escalation_rate:.0%} |"
+            f"{r.p95_latency_ms:.0f} | {r.cache_hit_rate:.0%} | {r.escalation_rate:.0%} | "
+            f"{r.cached_input_rate:.0%} |"
         )
     lines += ["", f"![cost and quality per configuration]({chart.name})", ""]
     report.parent.mkdir(parents=True, exist_ok=True)

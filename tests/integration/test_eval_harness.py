@@ -42,6 +42,7 @@ def test_eval_run_writes_a_report_and_chart_holding_the_measured_numbers(
     text = report.read_text()
     assert f"{measured['quality']:.3f}" in text
     assert f"{measured['mean_cost_usd']:.6f}" in text
+    assert f"| {measured['cached_input_rate']:.0%} |" in text
     chart = Path(body["chart"])
     assert chart.exists() and chart.read_bytes().startswith(b"\x89PNG")
 
