@@ -268,7 +268,10 @@ def eval_calibrate(
     # at most: cascades are tried only on the routings cheaper than the choice
     runs = (routings + len(thresholds) + (routings - 1) * len(floors)) * len(items)
     runs += len(items)
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    with (
+        Progress(console=Console(stderr=True), transient=True) as progress,
+        tempfile.TemporaryDirectory() as prefix_states,  # shared: each configuration warm
+    ):
         task = progress.add_task("routings", total=runs)
         try:
             result = asyncio.run(
@@ -281,6 +284,7 @@ def eval_calibrate(
                     cache_thresholds=thresholds,
                     min_confidences=floors,
                     on_item=functools.partial(progress.advance, task),
+                    prefix_states=Path(prefix_states),
                 )
             )
         except TierwiseError as exc:

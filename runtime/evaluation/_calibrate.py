@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,11 +132,13 @@ async def calibrate(
     cache_thresholds: Sequence[float] = (),
     min_confidences: Sequence[float] = (),
     on_item: Callable[[], None] | None = None,
+    prefix_states: Path,
 ) -> Calibration:
     """The cheapest settings on the calibration part, proved on the rest.
 
     Every routing is searched; then each of ``cache_thresholds`` on the chosen routing;
-    then each of ``min_confidences`` on the routings cheaper than the choice.
+    then each of ``min_confidences`` on the routings cheaper than the choice. Every
+    configuration keeps its prefix states in ``prefix_states`` (shared) and starts warm.
     """
     nodes = workflow.routable_nodes()
     tiers = list(config.tiers)
@@ -149,35 +150,6 @@ async def calibrate(
             f"routings, over {MAX_ROUTINGS}"
         )
     calibration, held_out = split(items, holdout)
-    with tempfile.TemporaryDirectory() as prefix_states:  # shared: each starts warm
-        return await _search(
-            config,
-            workflow,
-            calibration,
-            held_out,
-            target=target,
-            scorer=scorer,
-            cache_thresholds=cache_thresholds,
-            min_confidences=min_confidences,
-            on_item=on_item,
-            prefix_states=Path(prefix_states),
-        )
-
-
-async def _search(
-    config: TierwiseConfig,
-    workflow: Workflow,
-    calibration: list[EvalItem],
-    held_out: list[EvalItem],
-    *,
-    target: float,
-    scorer: Scorer,
-    cache_thresholds: Sequence[float],
-    min_confidences: Sequence[float],
-    on_item: Callable[[], None] | None,
-    prefix_states: Path,
-) -> Calibration:
-    nodes, tiers = workflow.routable_nodes(), list(config.tiers)
 
     async def evaluate(
         routes: dict[str, str],
