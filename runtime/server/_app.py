@@ -22,6 +22,7 @@ from runtime.errors import InputError, OverloadedError, TierwiseError, TooManyEx
 from runtime.server._auth import ApiKeys
 from runtime.server._background import BackgroundRuns
 from runtime.server._errors import problem, problem_response
+from runtime.server._store import ServerStore
 from runtime.server._streaming import as_json, execution_events
 from runtime.tracing import CONTENT_TYPE
 
@@ -88,6 +89,7 @@ class Server:
     runtime: Runtime
     keys: ApiKeys
     admission: Admission
+    store: ServerStore
     background: BackgroundRuns
     ready: bool = False
     not_ready_reason: str = "warming up"
@@ -99,11 +101,13 @@ def create_app(
     """The FastAPI app serving ``runtime``'s workflows; closes the runtime on shutdown."""
     environ = os.environ if environ is None else environ
     settings = runtime.config.server
+    store = ServerStore(runtime.config.state_dir / "server.sqlite")
     server = Server(
         runtime=runtime,
         keys=ApiKeys.load(settings.api_keys, environ, source=runtime.config.source),
         admission=Admission(settings.max_inflight),
-        background=BackgroundRuns(runtime, runtime.config.state_dir / "server.sqlite"),
+        store=store,
+        background=BackgroundRuns(runtime, store),
     )
 
     @asynccontextmanager
@@ -117,6 +121,7 @@ def create_app(
         finally:
             readiness.cancel()
             await server.background.shutdown()
+            store.close()  # after the runs' last writes
             await runtime.aclose()
 
     app = FastAPI(
@@ -176,7 +181,7 @@ def create_app(
     @app.get("/runs/{run_id}", tags=["background runs"])
     async def get_run(run_id: str, tenant: Annotated[str, Depends(tenant_of)]) -> dict[str, Any]:
         """Status, output and cost of a background run."""
-        return server.background.get(run_id, tenant=tenant)
+        return await server.background.get(run_id, tenant=tenant)
 
     @app.delete("/runs/{run_id}", tags=["background runs"])
     async def cancel_run(run_id: str, tenant: Annotated[str, Depends(tenant_of)]) -> dict[str, Any]:

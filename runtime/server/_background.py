@@ -6,13 +6,12 @@ import asyncio
 import contextlib
 import dataclasses
 import errno
+import functools
 import json
 import logging
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -26,7 +25,6 @@ from tenacity import (
 )
 
 from runtime._runtime import Runtime
-from runtime._sqlite import SQLiteFile
 from runtime.config import BudgetSpec
 from runtime.engines import Lane
 from runtime.errors import (
@@ -37,6 +35,7 @@ from runtime.errors import (
     TierwiseError,
 )
 from runtime.execution import ExecutionRecord, StepRecord
+from runtime.server._store import RETRY_PAUSE_S, ServerStore
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +61,6 @@ RESUMABLE = ("failed", "cancelled")
 """Statuses a client may resume from the last checkpoint."""
 STORE_RETRY_S = 120.0
 """How long a background run waits out an unavailable store before it fails."""
-RETRY_PAUSE_S = 15.0
-"""The longest pause between a run's retries; also when a refused client should retry."""
 STORE_FAULTS: tuple[type[BaseException], ...] = (
     StoreUnavailableError,
     sqlite3.OperationalError,
@@ -73,27 +70,7 @@ STORE_FAULTS: tuple[type[BaseException], ...] = (
 )
 """Failures of the stores that hold run state, as opposed to failures of the run."""
 _DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
-BUSY_TIMEOUT_S = 1.0
-"""How long a request or a run waits for another connection's lock on the server's store.
-The event loop waits with it, so it is short: then the store counts as unavailable (a 503
-with Retry-After; a background run retries from its checkpoint)."""
-
-
-def server_store(path: Path) -> SQLiteFile:
-    """The server's own store (background runs, threads) at ``path``."""
-    return SQLiteFile(path, busy_timeout_s=BUSY_TIMEOUT_S)
-
-
-@contextlib.contextmanager
-def stored(file: SQLiteFile, what: str) -> Iterator[sqlite3.Connection]:
-    """A transaction on the server's store; locked, failing or full, it is unavailable."""
-    try:
-        with file.transaction() as db:
-            yield db
-    except (sqlite3.OperationalError, OSError) as exc:
-        raise StoreUnavailableError(
-            f"{what} cannot be stored now: {exc}", retry_after_s=RETRY_PAUSE_S
-        ) from exc
+_WHAT = "background runs"
 
 
 def _waits_out(exc: BaseException) -> bool:
@@ -110,21 +87,12 @@ def is_store_fault(exc: BaseException) -> bool:
 class BackgroundRuns:
     """Runs that outlive the request that started them (and the server process)."""
 
-    def __init__(self, runtime: Runtime, path: Path) -> None:
+    def __init__(self, runtime: Runtime, store: ServerStore) -> None:
         self._runtime = runtime
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._stopping = False
-        self._file = server_store(path)
-        with self._db() as db:
-            db.execute(_SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(background_runs)")}
-            if "lane" not in columns:  # a state_dir from before lanes
-                db.execute(
-                    "ALTER TABLE background_runs ADD COLUMN lane TEXT NOT NULL DEFAULT 'batch'"
-                )
-
-    def _db(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        return stored(self._file, "background runs")
+        self._store = store
+        store.now(_WHAT, _create_table)
 
     async def submit(
         self,
@@ -141,23 +109,27 @@ class BackgroundRuns:
         run_id = str(uuid.uuid4())
         now = time.time()
         budget_json = None if budget is None else budget.model_dump_json()
-        with self._db() as db:
-            db.execute(
+        await self._store.run(
+            _WHAT,
+            lambda db: db.execute(
                 "INSERT INTO background_runs (run_id, workflow, tenant, status, input, budget, "
                 "created_at, updated_at, lane) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
                 (run_id, workflow, tenant, json.dumps(raw_input), budget_json, now, now, lane),
-            )
+            ),
+        )
         self._start(run_id)
-        return self.get(run_id, tenant=tenant)
+        return await self.get(run_id, tenant=tenant)
 
-    def get(self, run_id: str, *, tenant: str) -> dict[str, Any]:
+    async def get(self, run_id: str, *, tenant: str) -> dict[str, Any]:
         """A run's status, output and cost; another tenant's run does not exist."""
-        with self._db() as db:
-            row = db.execute(
+        row = await self._store.run(
+            _WHAT,
+            lambda db: db.execute(
                 "SELECT run_id, workflow, tenant, status, created_at, updated_at, steps, "
                 "result, error FROM background_runs WHERE run_id = ? AND tenant = ?",
                 (run_id, tenant),
-            ).fetchone()
+            ).fetchone(),
+        )
         if row is None:
             raise NotFoundError(f"no run {run_id!r}")
         steps = json.loads(row[6])
@@ -178,32 +150,34 @@ class BackgroundRuns:
 
     async def cancel(self, run_id: str, *, tenant: str) -> dict[str, Any]:
         """Stop a run; finished runs stay as they are."""
-        run = self.get(run_id, tenant=tenant)
+        run = await self.get(run_id, tenant=tenant)
         task = self._tasks.get(run_id)
         if run["status"] in UNFINISHED:
             if task is not None and not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-            self._set(run_id, "cancelled", error="cancelled by the client")
-        return self.get(run_id, tenant=tenant)
+            await self._set(run_id, "cancelled", error="cancelled by the client")
+        return await self.get(run_id, tenant=tenant)
 
     async def resume(self, run_id: str, *, tenant: str) -> dict[str, Any]:
         """Start a failed or cancelled run again from its last checkpoint."""
-        run = self.get(run_id, tenant=tenant)
+        run = await self.get(run_id, tenant=tenant)
         if run["status"] not in RESUMABLE:
             raise InputError(
                 f"run {run_id!r} is {run['status']}; only {' or '.join(RESUMABLE)} runs resume"
             )
-        self._set(run_id, "pending")
+        await self._set(run_id, "pending")
         self._start(run_id)
-        return self.get(run_id, tenant=tenant)
+        return await self.get(run_id, tenant=tenant)
 
     async def resume_unfinished(self) -> list[str]:
         """Restart every run a previous process left unfinished (from its checkpoint)."""
-        with self._db() as db:
-            rows = db.execute(
+        rows = await self._store.run(
+            _WHAT,
+            lambda db: db.execute(
                 "SELECT run_id FROM background_runs WHERE status IN (?, ?, ?)", UNFINISHED
-            ).fetchall()
+            ).fetchall(),
+        )
         for (run_id,) in rows:
             self._start(run_id)
         return [run_id for (run_id,) in rows]
@@ -215,7 +189,6 @@ class BackgroundRuns:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._file.close()
 
     def _start(self, run_id: str) -> None:
         self._tasks[run_id] = asyncio.create_task(self._execute(run_id), name=f"run {run_id}")
@@ -232,70 +205,73 @@ class BackgroundRuns:
                 stop=stop_after_delay(STORE_RETRY_S),
                 wait=wait_exponential_jitter(multiplier=0.5, max=RETRY_PAUSE_S),
                 retry=retry_if_exception(_waits_out),
-                before_sleep=lambda state: self._interrupted(run_id, state),
+                before_sleep=functools.partial(self._interrupted, run_id),  # awaited
                 reraise=True,
             ):
                 with attempt:
                     await self._attempt(run_id)
         except asyncio.CancelledError:
             if self._stopping:
-                self._set(run_id, "interrupted", error="server stopped; resumes at next start")
+                await self._set(
+                    run_id, "interrupted", error="server stopped; resumes at next start"
+                )
             raise
         except Exception as exc:  # a run must never take the server down
             if not isinstance(exc, TierwiseError) and not is_store_fault(exc):
                 log.exception("background run %s failed", run_id)
             reason = f"{type(exc).__name__}: {exc}"
             with contextlib.suppress(StoreUnavailableError):  # a restart resumes it then
-                self._set(run_id, "failed", error=reason)
+                await self._set(run_id, "failed", error=reason)
 
     async def _attempt(self, run_id: str) -> None:
-        with self._db() as db:
-            workflow, tenant, raw_input, budget_json, steps_json, lane = db.execute(
+        workflow, tenant, raw_input, budget_json, steps_json, lane = await self._store.run(
+            _WHAT,
+            lambda db: db.execute(
                 "SELECT workflow, tenant, input, budget, steps, lane FROM background_runs "
                 "WHERE run_id = ?",
                 (run_id,),
-            ).fetchone()
+            ).fetchone(),
+        )
         earlier = [StepRecord.from_dict(step) for step in json.loads(steps_json)]
         budget = None if budget_json is None else BudgetSpec.model_validate_json(budget_json)
-        self._set(run_id, "running")
+        await self._set(run_id, "running")
         started = await self._has_checkpoint(run_id)
-        record = await self._runtime.run(
-            workflow,
-            None if started else json.loads(raw_input),
-            tenant=tenant,
-            budget=budget,
-            run_id=run_id,
-            thread_id=run_id,
-            lane=lane,
-            on_step=lambda step: self._add_step(run_id, step),
-        )
+        saving: list[asyncio.Future[None]] = []  # each step's write, queued on the store
+        try:
+            record = await self._runtime.run(
+                workflow,
+                None if started else json.loads(raw_input),
+                tenant=tenant,
+                budget=budget,
+                run_id=run_id,
+                thread_id=run_id,
+                lane=lane,
+                on_step=lambda step: saving.append(
+                    self._store.later(_WHAT, functools.partial(_add_step, run_id, step))
+                ),
+            )
+        finally:  # every step written (or failed) before the run's status moves on
+            saved = await asyncio.gather(*saving, return_exceptions=True)
+        for outcome in saved:
+            if isinstance(outcome, BaseException):
+                raise outcome  # a store fault: the run retries from its checkpoint
         if earlier:  # resumed: the record covers the whole run, every attempt
             record = _joined(record, earlier)
             await asyncio.to_thread(self._runtime.runs.save, record)  # a fault: retried
-        self._set(run_id, "succeeded", result=record.as_dict())
+        await self._set(run_id, "succeeded", result=record.as_dict())
 
-    def _interrupted(self, run_id: str, state: RetryCallState) -> None:
+    async def _interrupted(self, run_id: str, state: RetryCallState) -> None:
         failure = state.outcome.exception() if state.outcome else None
         log.warning("background run %s interrupted (%s); retrying", run_id, failure)
         with contextlib.suppress(StoreUnavailableError):
-            self._set(run_id, "interrupted", error=f"retrying from the checkpoint: {failure}")
+            await self._set(run_id, "interrupted", error=f"retrying from the checkpoint: {failure}")
 
     async def _has_checkpoint(self, run_id: str) -> bool:
         saver = await self._runtime.checkpointer()
         found = await saver.aget_tuple({"configurable": {"thread_id": run_id}})
         return found is not None
 
-    def _add_step(self, run_id: str, step: StepRecord) -> None:
-        with self._db() as db:
-            (steps,) = db.execute(
-                "SELECT steps FROM background_runs WHERE run_id = ?", (run_id,)
-            ).fetchone()
-            db.execute(
-                "UPDATE background_runs SET steps = ?, updated_at = ? WHERE run_id = ?",
-                (json.dumps([*json.loads(steps), step.as_dict()]), time.time(), run_id),
-            )
-
-    def _set(
+    async def _set(
         self,
         run_id: str,
         status: str,
@@ -303,18 +279,32 @@ class BackgroundRuns:
         result: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
-        with self._db() as db:
-            db.execute(
+        result_json = None if result is None else json.dumps(result, default=str)
+        await self._store.run(
+            _WHAT,
+            lambda db: db.execute(
                 "UPDATE background_runs SET status = ?, updated_at = ?, "
                 "result = COALESCE(?, result), error = ? WHERE run_id = ?",
-                (
-                    status,
-                    time.time(),
-                    None if result is None else json.dumps(result, default=str),
-                    error,
-                    run_id,
-                ),
-            )
+                (status, time.time(), result_json, error, run_id),
+            ),
+        )
+
+
+def _create_table(db: sqlite3.Connection) -> None:
+    db.execute(_SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(background_runs)")}
+    if "lane" not in columns:  # a state_dir from before lanes
+        db.execute("ALTER TABLE background_runs ADD COLUMN lane TEXT NOT NULL DEFAULT 'batch'")
+
+
+def _add_step(run_id: str, step: StepRecord, db: sqlite3.Connection) -> None:
+    (steps,) = db.execute(
+        "SELECT steps FROM background_runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    db.execute(
+        "UPDATE background_runs SET steps = ?, updated_at = ? WHERE run_id = ?",
+        (json.dumps([*json.loads(steps), step.as_dict()]), time.time(), run_id),
+    )
 
 
 def _joined(record: ExecutionRecord, earlier: list[StepRecord]) -> ExecutionRecord:

@@ -8,6 +8,7 @@ priced, traced and budgeted, with its run id and cost in response headers.
 """
 
 import json
+import logging
 import sqlite3
 import time
 import uuid
@@ -22,11 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
 from runtime.config import BudgetSpec
-from runtime.errors import ConflictError, InputError, NotFoundError
+from runtime.errors import ConflictError, InputError, NotFoundError, StoreUnavailableError
 from runtime.registry import Workflow
-from runtime.server._background import server_store, stored
 from runtime.server._errors import problem
 from runtime.server._streaming import as_json, execution_events
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # _app imports this module
     from runtime.server._app import Server
@@ -108,11 +110,8 @@ def add_platform_routes(
     app: FastAPI, server: "Server", tenant_of: Callable[..., Awaitable[str]]
 ) -> None:
     """Mount the LangGraph Platform subset on ``app``."""
-    runtime = server.runtime
-    threads_db = server_store(runtime.config.state_dir / "server.sqlite")
-    with stored(threads_db, "threads") as db:
-        db.execute(_THREADS)
-        _adopt_global_threads(db)
+    runtime, store = server.runtime, server.store
+    store.now("threads", _create_threads)
     started = datetime.now(UTC).isoformat()
     Tenant = Annotated[str, Depends(tenant_of)]
     tags: list[str | Enum] = ["langgraph platform"]
@@ -186,7 +185,7 @@ def add_platform_routes(
         }
 
     async def wait(body: RunRequest, tenant: str, thread_id: str | None) -> Response:
-        workflow, state_key = prepare(body, tenant, thread_id)
+        workflow, state_key = await prepare(body, tenant, thread_id)
         async with server.admission.slot():
             record = await runtime.run(
                 workflow.name,
@@ -195,7 +194,7 @@ def add_platform_routes(
                 budget=body.budget,
                 thread_id=state_key,
             )
-        touch(tenant, thread_id, workflow.name)
+        await touch(tenant, thread_id, workflow.name)
         return Response(
             as_json(record.output),
             media_type="application/json",
@@ -203,7 +202,7 @@ def add_platform_routes(
         )
 
     async def stream(body: RunRequest, tenant: str, thread_id: str | None) -> EventSourceResponse:
-        workflow, state_key = prepare(body, tenant, thread_id)
+        workflow, state_key = await prepare(body, tenant, thread_id)
         modes = [body.stream_mode] if isinstance(body.stream_mode, str) else body.stream_mode
         requested = {mode for mode in modes if mode in _STREAMED} or {"values"}
         run_id = str(uuid.uuid4())
@@ -230,12 +229,12 @@ def add_platform_routes(
                             ),
                         }
                         return
-            touch(tenant, thread_id, workflow.name)
+            await touch(tenant, thread_id, workflow.name)
             yield {"event": "end", "data": "null"}
 
         return EventSourceResponse(events(), headers={"Content-Location": f"/runs/{run_id}"})
 
-    def prepare(
+    async def prepare(
         body: RunRequest, tenant: str, thread_id: str | None
     ) -> tuple[Workflow, str | None]:
         """The workflow and the thread's state key, checked before any response starts.
@@ -245,7 +244,7 @@ def add_platform_routes(
         if body.command is not None:
             raise InputError("commands (interrupt / resume) are not supported by tierwise")
         workflow = resolve(body.assistant_id)
-        state_key = None if thread_id is None else thread_row(thread_id, tenant).state_key
+        state_key = None if thread_id is None else (await thread_row(thread_id, tenant)).state_key
         if body.input is not None or thread_id is None:
             workflow.validate_input(body.input)
         runtime.budget_for(workflow.name, body.budget)
@@ -261,19 +260,21 @@ def add_platform_routes(
         """Run statelessly; SSE ``metadata``, ``values`` / ``updates``, ``end`` or ``error``."""
         return await stream(body, tenant, None)
 
-    def thread_row(thread_id: str, tenant: str) -> _ThreadRow:
-        with stored(threads_db, "threads") as db:
-            row = db.execute(
+    async def thread_row(thread_id: str, tenant: str) -> _ThreadRow:
+        row = await store.run(
+            "threads",
+            lambda db: db.execute(
                 "SELECT thread_id, workflow, metadata, created_at, updated_at, state_key "
                 "FROM tenant_threads WHERE tenant = ? AND thread_id = ?",
                 (tenant, thread_id),
-            ).fetchone()
+            ).fetchone(),
+        )
         if row is None:
             raise NotFoundError(f"no thread {thread_id!r}")
         return _ThreadRow(*row)
 
-    def thread(thread_id: str, tenant: str) -> dict[str, Any]:
-        row = thread_row(thread_id, tenant)
+    async def thread(thread_id: str, tenant: str) -> dict[str, Any]:
+        row = await thread_row(thread_id, tenant)
         return {
             "thread_id": row.thread_id,
             "workflow": row.workflow,
@@ -284,46 +285,57 @@ def add_platform_routes(
             "values": {},
         }
 
-    def touch(tenant: str, thread_id: str | None, workflow: str) -> None:
+    async def touch(tenant: str, thread_id: str | None, workflow: str) -> None:
+        """Note the thread's run; a store that cannot take it costs the note, not the answer."""
         if thread_id is None:
             return
-        with stored(threads_db, "threads") as db:
-            db.execute(
-                "UPDATE tenant_threads SET workflow = ?, updated_at = ? "
-                "WHERE tenant = ? AND thread_id = ?",
-                (workflow, time.time(), tenant, thread_id),
+        now = time.time()
+        try:
+            await store.run(
+                "threads",
+                lambda db: db.execute(
+                    "UPDATE tenant_threads SET workflow = ?, updated_at = ? "
+                    "WHERE tenant = ? AND thread_id = ?",
+                    (workflow, now, tenant, thread_id),
+                ),
             )
+        except StoreUnavailableError as exc:
+            log.warning("thread %s ran but was not noted: %s", thread_id, exc)
 
     @app.post("/threads", tags=tags)
     async def create_thread(body: ThreadCreate, tenant: Tenant) -> dict[str, Any]:
         """A new thread (state persists across its runs)."""
         thread_id = body.thread_id or str(uuid.uuid4())
         now = time.time()
-        with stored(threads_db, "threads") as db:
-            created = db.execute(
-                "INSERT OR IGNORE INTO tenant_threads VALUES (?, ?, ?, NULL, ?, ?, ?)",
-                (
-                    tenant,
-                    thread_id,
-                    _state_key(tenant, thread_id),
-                    as_json(body.metadata),
-                    now,
-                    now,
-                ),
-            ).rowcount
-            if not created and body.if_exists == "raise":
-                raise ConflictError(f"thread {thread_id!r} already exists")
-        return thread(thread_id, tenant)
+        created = await store.run(
+            "threads",
+            lambda db: (
+                db.execute(
+                    "INSERT OR IGNORE INTO tenant_threads VALUES (?, ?, ?, NULL, ?, ?, ?)",
+                    (
+                        tenant,
+                        thread_id,
+                        _state_key(tenant, thread_id),
+                        as_json(body.metadata),
+                        now,
+                        now,
+                    ),
+                ).rowcount
+            ),
+        )
+        if not created and body.if_exists == "raise":
+            raise ConflictError(f"thread {thread_id!r} already exists")
+        return await thread(thread_id, tenant)
 
     @app.get("/threads/{thread_id}", tags=tags)
     async def get_thread(thread_id: str, tenant: Tenant) -> dict[str, Any]:
         """A thread."""
-        return thread(thread_id, tenant)
+        return await thread(thread_id, tenant)
 
     @app.get("/threads/{thread_id}/state", tags=tags)
     async def thread_state(thread_id: str, tenant: Tenant) -> dict[str, Any]:
         """The thread's latest state."""
-        found = thread_row(thread_id, tenant)
+        found = await thread_row(thread_id, tenant)
         workflow, state_key = found.workflow, found.state_key
         empty: dict[str, Any] = {
             "values": {},
@@ -375,8 +387,9 @@ def _state_key(tenant: str, thread_id: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, json.dumps([tenant, thread_id])))
 
 
-def _adopt_global_threads(db: sqlite3.Connection) -> None:
-    """Move the rows of the old, globally keyed table over; their states keep their keys."""
+def _create_threads(db: sqlite3.Connection) -> None:
+    """The threads table; the rows of the old, globally keyed table move over (same keys)."""
+    db.execute(_THREADS)
     found = db.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_GLOBAL_THREADS,)
     ).fetchone()

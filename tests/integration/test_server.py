@@ -173,13 +173,26 @@ def test_a_background_run_can_be_cancelled(tmp_path: Path) -> None:
 
 def test_a_locked_server_store_is_a_prompt_503_and_loses_nothing(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path)
+
+    async def store_requests_and_health(base: str) -> tuple[list[httpx.Response], float]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            refused = asyncio.gather(
+                client.post(f"{base}/workflows/answer/runs", json={"input": QUESTION}),
+                client.post(f"{base}/threads", json={}),
+            )
+            await asyncio.sleep(0.2)  # both are waiting on the lock now
+            asked = time.perf_counter()
+            health = await client.get(f"{base}/healthz")
+            answered = time.perf_counter() - asked
+            assert health.status_code == 200
+            return await refused, answered
+
     with serving(create_app(runtime, warm_up=False)) as base:
         holder = sqlite3.connect(runtime.config.state_dir / "server.sqlite")
         holder.execute("BEGIN EXCLUSIVE")  # another process writing, for as long as it likes
         try:
             started = time.perf_counter()
-            run = httpx.post(f"{base}/workflows/answer/runs", json={"input": QUESTION}, timeout=60)
-            thread = httpx.post(f"{base}/threads", json={}, timeout=60)
+            refused, health_s = asyncio.run(store_requests_and_health(base))
             waited = time.perf_counter() - started
         finally:
             holder.rollback()
@@ -187,11 +200,47 @@ def test_a_locked_server_store_is_a_prompt_503_and_loses_nothing(tmp_path: Path)
         accepted = httpx.post(f"{base}/workflows/answer/runs", json={"input": QUESTION}).json()
         done = wait_for(base, accepted["run_id"], lambda r: r["status"] == "succeeded")
 
-    for refused in (run, thread):
-        assert refused.status_code == 503, refused.text
-        assert "cannot be stored now" in refused.text and "Retry-After" in refused.headers
+    for response in refused:
+        assert response.status_code == 503, response.text
+        assert "cannot be stored now" in response.text and "Retry-After" in response.headers
     assert waited < 2 * 3.0  # each waited out the store's 1 s lock timeout (it was 10 s)
+    # the waits held the store's thread, not the event loop (which once held ~1.8 s more)
+    assert health_s < 0.5
     assert done["output"]["reply"] == "Hi"  # the lock released: runs are accepted again
+
+
+def test_a_thread_run_keeps_its_answer_when_the_store_locks_before_it_ends(
+    tmp_path: Path,
+) -> None:
+    server_workflows.PAUSE.clear()
+    runtime = make_runtime(tmp_path)
+
+    async def run_then_lock(base: str, thread_id: str) -> httpx.Response:
+        async with httpx.AsyncClient(timeout=60) as client:
+            run = asyncio.create_task(
+                client.post(
+                    f"{base}/threads/{thread_id}/runs/wait",
+                    json={"assistant_id": "slow", "input": QUESTION},
+                )
+            )
+            await asyncio.sleep(0.5)  # found its thread; held in `hold`
+            holder = sqlite3.connect(runtime.config.state_dir / "server.sqlite")
+            holder.execute("BEGIN EXCLUSIVE")
+            try:
+                server_workflows.PAUSE.set()  # it ends while the store is locked
+                return await run
+            finally:
+                holder.rollback()
+                holder.close()
+
+    with serving(create_app(runtime, warm_up=False)) as base:
+        thread_id = httpx.post(f"{base}/threads", json={}).json()["thread_id"]
+        answered = asyncio.run(run_then_lock(base, thread_id))
+        state = httpx.get(f"{base}/threads/{thread_id}/state")
+
+    assert answered.status_code == 200, answered.text  # it was a 503: the answer was lost
+    assert "reply" in answered.json()
+    assert state.status_code == 200  # the thread is there; only its note was not updated
 
 
 def test_api_keys_map_to_tenants_and_others_get_401(tmp_path: Path) -> None:
