@@ -426,12 +426,15 @@ class Runtime:
             raise InputError(f"run {run_id}: the entry that answered {node!r} is gone")
         return threshold
 
-    async def warm_up(self, workflow: str) -> tuple[StepRecord, ...]:
+    async def warm_up(
+        self, workflow: str, *, ablated: frozenset[tuple[str, str]] = frozenset()
+    ) -> tuple[StepRecord, ...]:
         """Prefill the static prefix of every Step of ``workflow`` on its tier (or route).
 
         One ``max_tokens=1`` call per distinct (tier, prefix), so the first execution finds
         the prefixes cached, as it would on a server that warmed up at start. Prefixes that
-        are already cached cost only their last token.
+        are already cached cost only their last token. ``ablated`` (node, segment) pairs
+        are left out, as ``run`` leaves them out.
         """
         records = []
         seen: set[tuple[str, tuple[Message, ...]]] = set()
@@ -442,7 +445,8 @@ class Runtime:
             await self.cache.prepare_semantic()  # loads the embedding model
         routes = self.config.routes.get(workflow, {})
         for node, step in steps.items():
-            prefix, tier = step.static_prefix(), routes.get(node, step.tier)
+            removed = frozenset(segment for (at, segment) in ablated if at == node)
+            prefix, tier = step.static_prefix(removed), routes.get(node, step.tier)
             if (tier, prefix) in seen:
                 continue
             seen.add((tier, prefix))

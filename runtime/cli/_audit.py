@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,8 +32,8 @@ def audit(
     Segments are rendered from the latest recorded execution (placeholders when there is
     none); spend comes from the last ``--runs`` recorded executions. ``--ablate`` re-runs
     the eval set once per instruction segment with that segment left out (step cache
-    off) and reports the change in quality and cost, so a team sees which instructions
-    earn their tokens.
+    off, every run from warm prefix states) and reports the change in quality and cost, so
+    a team sees which instructions earn their tokens.
     """
     from runtime.lint import audit_workflow
 
@@ -114,22 +115,24 @@ def _ablate(
         if segment.stability < Stability.VOLATILE
     ]
     results = []
-    for removed in [None, *removable]:
-        ablated = frozenset() if removed is None else frozenset({removed})
-        label = "(nothing removed)" if removed is None else f"{removed[0]}/{removed[1]}"
-        results.append(
-            asyncio.run(
-                evaluate_config(
-                    loaded,
-                    workflow,
-                    items,
-                    scorer="field",
-                    ablated=ablated,
-                    use_cache=False,
-                    label=label,
+    with tempfile.TemporaryDirectory() as shared:  # prefix states, warm for every ablation
+        for removed in [None, *removable]:
+            ablated = frozenset() if removed is None else frozenset({removed})
+            label = "(nothing removed)" if removed is None else f"{removed[0]}/{removed[1]}"
+            results.append(
+                asyncio.run(
+                    evaluate_config(
+                        loaded,
+                        workflow,
+                        items,
+                        scorer="field",
+                        ablated=ablated,
+                        use_cache=False,
+                        label=label,
+                        prefix_states=Path(shared),
+                    )
                 )
             )
-        )
     baseline = results[0]
     rows: list[dict[str, Any]] = [
         {
@@ -138,6 +141,7 @@ def _ablate(
             "quality_change": result.quality - baseline.quality,
             "mean_cost_usd": result.mean_cost_usd,
             "cost_change": result.mean_cost_usd - baseline.mean_cost_usd,
+            "cached_input_rate": result.cached_input_rate,
         }
         for result in results
     ]

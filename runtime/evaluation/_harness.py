@@ -110,7 +110,7 @@ async def evaluate_config(
         runtime = Runtime(config.isolated(Path(state), prefix_states=prefix_states))
         try:
             if prefix_states is not None:
-                await runtime.warm_up(workflow)  # not measured: a server does it at start
+                await runtime.warm_up(workflow, ablated=ablated)  # a server does it at start
             records: list[ExecutionRecord] = []
             scores: list[float] = []
             judge_cost = 0.0

@@ -407,14 +407,17 @@ class Step:
             cache_entry=hit.entry,
         )
 
-    def static_prefix(self) -> tuple[Message, ...]:
+    def static_prefix(self, leaving_out: frozenset[str] = frozenset()) -> tuple[Message, ...]:
         """The part of the prompt that never changes between executions, as messages.
 
         Prefilling it (``Runtime.warm_up``) leaves its KV state cached for the first caller.
+        ``leaving_out`` names segments an ablation study removes.
         """
-        if self.continues is not None:  # its prefix is the earlier step's
+        if self.continues is not None:  # its prefix is the earlier step's, never ablated
             return self.continues.static_prefix()
-        stable = tuple(s for s in self.prompt if s.stability <= Stability.NODE)
+        stable = tuple(
+            s for s in self.prompt if s.stability <= Stability.NODE and s.name not in leaving_out
+        )
         return render_messages((*stable, _EMPTY_INPUT), {}, node="(warm-up)")
 
     def run(self, state: Any, config: RunnableConfig) -> dict[str, Any]:

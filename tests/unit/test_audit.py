@@ -15,7 +15,7 @@ from runtime import Runtime, Segment, Step, add_step
 from runtime.cli import app
 from runtime.config import TierPrice
 from runtime.lint import audit_workflow
-from tests.fakes import fake_config
+from tests.fakes import FakeTierClient, fake_config
 
 POLICY = Segment.global_("policy", "You are a support agent for Acme. Be polite and brief.")
 REPEATED = "Never promise a refund before the billing team has confirmed it."
@@ -113,3 +113,20 @@ def test_audit_command_prints_json_with_placeholders_when_nothing_ran(tmp_path: 
     report = json.loads(result.output)
     assert report["state_source"] == "placeholders" and report["executions"] == 0
     assert len(report["duplicates"]) == 1
+
+
+async def test_warm_up_leaves_out_the_segments_an_ablation_removes(tmp_path: Path) -> None:
+    clients = {tier: FakeTierClient(answer=lambda _: "ok") for tier in ("small", "large")}
+    runtime = Runtime(
+        fake_config(tmp_path, workflows={"dup": f"{__name__}:build"}), clients=clients
+    )
+    try:
+        await runtime.warm_up("dup", ablated=frozenset({("review", "rules")}))
+    finally:
+        await runtime.aclose()
+
+    (review,) = clients["large"].requests
+    sent = " ".join(message.content for message in review.messages)
+    assert "Review the draft." in sent and "Rules:" not in sent  # left out as the run leaves it
+    (draft,) = clients["small"].requests
+    assert "Draft a reply." in " ".join(message.content for message in draft.messages)
