@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -333,20 +332,14 @@ class Runtime:
             trace_id=context.trace_id,
             trace_url=await self._trace_url(context.trace_id),
         )
-        await self._keep(record)
+        # the run store's thread writes it; the answer waits neither for it nor for its lock
+        self.runs.keep(record, on_lost=self._lost)
         return record
 
-    async def _keep(self, record: ExecutionRecord) -> None:
-        """Store the record off the event loop; a store that fails loses the record only.
-
-        The answer is paid for and returned: a locked or broken run store is logged and
-        counted (``tierwise_run_records_lost``), and other executions go on meanwhile.
-        """
-        try:
-            await asyncio.to_thread(self.runs.save, record)
-        except sqlite3.Error as exc:
-            log.error("run %s: its record was not stored (%s)", record.run_id, exc)
-            self.telemetry.metrics.run_records_lost.labels(record.workflow).inc()
+    def _lost(self, record: ExecutionRecord, exc: BaseException) -> None:
+        """A record the run store could not take: the answer stands, the loss is counted."""
+        log.error("run %s: its record was not stored (%s)", record.run_id, exc)
+        self.telemetry.metrics.run_records_lost.labels(record.workflow).inc()
 
     async def checkpointer(self) -> BaseCheckpointSaver[Any]:
         """LangGraph's checkpointer: Postgres when ``DATABASE_URL`` is set, else SQLite."""

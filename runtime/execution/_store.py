@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -25,10 +28,18 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
+MAX_QUEUED = 10_000
+"""Records ``keep`` holds for a store that cannot take them; past it, a record is lost."""
+
+OnLost = Callable[[ExecutionRecord, BaseException], None]
+
+
 class RunStore:
     """Keeps every finished execution record; one short transaction per write.
 
     ``busy_timeout_s``: how long a write waits for another connection's lock on the file.
+    ``keep`` writes on the store's own thread, so an execution returns without waiting for
+    its record; reads first wait for the records queued before them.
     """
 
     def __init__(self, path: Path, *, busy_timeout_s: float = 10.0) -> None:
@@ -36,13 +47,56 @@ class RunStore:
         self._file = SQLiteFile(path, busy_timeout_s=busy_timeout_s)
         with self._connect() as db:
             db.execute(_SCHEMA)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-records")
+        self._queued = 0
+        self._counting = threading.Lock()
 
     def _connect(self) -> AbstractContextManager[sqlite3.Connection]:
         return self._file.transaction()
 
     def close(self) -> None:
-        """Close the file; the store is not used after this."""
+        """Write the records queued, then close the file; the store is not used after this."""
+        self._writer.shutdown(wait=True)
         self._file.close()
+
+    def keep(self, record: ExecutionRecord, on_lost: OnLost) -> None:
+        """Queue ``record`` for the store's thread and return at once.
+
+        A record the store cannot take (locked past the busy timeout, failing, or
+        ``MAX_QUEUED`` behind) goes to ``on_lost``, on whichever thread found it lost.
+        """
+        with self._counting:
+            full = self._queued >= MAX_QUEUED
+        if full:
+            on_lost(record, sqlite3.OperationalError(f"{MAX_QUEUED} records already wait"))
+            return
+
+        def written(done: Future[None]) -> None:
+            if (exc := done.exception()) is not None:
+                on_lost(record, exc)
+
+        self.save_in_order(record).add_done_callback(written)
+
+    def save_in_order(self, record: ExecutionRecord) -> Future[None]:
+        """Write ``record`` on the store's thread, after the records queued before it.
+
+        The future fails as the write does (``asyncio.wrap_future`` awaits it).
+        """
+        with self._counting:
+            self._queued += 1
+        return self._writer.submit(self._write, record)
+
+    def _write(self, record: ExecutionRecord) -> None:
+        try:
+            self.save(record)
+        finally:
+            with self._counting:
+                self._queued -= 1
+
+    def settle(self) -> None:
+        """Wait until the records queued so far are written (or lost)."""
+        if self._queued:
+            self._writer.submit(lambda: None).result()  # one thread: it runs after them
 
     def save(self, record: ExecutionRecord) -> None:
         """Store a finished execution."""
@@ -66,6 +120,7 @@ class RunStore:
         query += " WHERE workflow = ?" if workflow else ""
         query += " ORDER BY finished_at DESC LIMIT ?"
         params: tuple[Any, ...] = (workflow, limit) if workflow else (limit,)
+        self.settle()
         with self._connect() as db:
             rows = db.execute(query, params).fetchall()
         keys = ("run_id", "workflow", "tenant", "finished_at", "cost_usd", "latency_ms")
@@ -78,11 +133,13 @@ class RunStore:
         if workflow:
             query += " AND workflow = ?"
             params += (workflow,)
+        self.settle()
         with self._connect() as db:
             return [dict(json.loads(row[0])) for row in db.execute(query, params)]
 
     def get(self, run_id: str) -> dict[str, Any] | None:
         """A stored execution as ``ExecutionRecord.as_dict()`` shaped it, or None."""
+        self.settle()
         with self._connect() as db:
             row = db.execute("SELECT record FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return None if row is None else dict(json.loads(row[0]))

@@ -257,7 +257,8 @@ class BackgroundRuns:
                 raise outcome  # a store fault: the run retries from its checkpoint
         if earlier:  # resumed: the record covers the whole run, every attempt
             record = _joined(record, earlier)
-            await asyncio.to_thread(self._runtime.runs.save, record)  # a fault: retried
+            # after the attempt's own record, over it; a fault: retried
+            await asyncio.wrap_future(self._runtime.runs.save_in_order(record))
         await self._set(run_id, "succeeded", result=record.as_dict())
 
     async def _interrupted(self, run_id: str, state: RetryCallState) -> None:

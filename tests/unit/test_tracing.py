@@ -6,6 +6,8 @@ import asyncio
 import base64
 import json
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -289,13 +291,17 @@ async def test_a_locked_run_store_loses_the_record_not_the_answer(
 
     ticker = asyncio.create_task(tick())
     try:
+        started = time.perf_counter()
         lost = await runtime.run("traced", QUESTION)
+        answered_s = time.perf_counter() - started
+        await asyncio.to_thread(runtime.runs.settle)  # the write gives up after 0.3 s
     finally:
         ticker.cancel()
         holder.rollback()
         holder.close()
 
     assert lost.output["reply"] == "Hi"
+    assert answered_s < 0.3  # the answer did not wait for the record's write
     assert ticks >= 10  # the event loop went on while the write waited 0.3 s for the lock
     assert f"run {lost.run_id}: its record was not stored" in caplog.text
     registry = runtime.telemetry.metrics.registry
@@ -303,6 +309,37 @@ async def test_a_locked_run_store_loses_the_record_not_the_answer(
     assert runtime.runs.get(lost.run_id) is None
     await runtime.run("traced", QUESTION)  # the lock released: records are kept again
     assert len(runtime.runs.recent()) == 1
+
+
+def test_the_run_store_writes_on_its_own_thread_and_reads_wait_for_what_was_queued(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path / "runs.sqlite", busy_timeout_s=10.0)
+    record = ExecutionRecord(
+        run_id="r1",
+        workflow="traced",
+        tenant="default",
+        output={"reply": "Hi"},
+        steps=(),
+        latency_ms=1.0,
+    )
+    holder = sqlite3.connect(store.path, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # the write has to wait for this lock
+    lost: list[BaseException] = []
+    try:
+        started = time.perf_counter()
+        store.keep(record, on_lost=lambda _, exc: lost.append(exc))
+        kept_s = time.perf_counter() - started
+        release = threading.Timer(0.3, holder.rollback)
+        release.start()
+        found = store.get("r1")  # waits for the queued write, which waits for the lock
+        release.join()
+    finally:
+        holder.close()
+        store.close()
+
+    assert kept_s < 0.1  # keep returned without waiting for the lock
+    assert found is not None and found["output"] == {"reply": "Hi"} and not lost
 
 
 async def test_metrics_count_calls_cost_cache_outcomes_and_queue_depth(tmp_path: Path) -> None:
