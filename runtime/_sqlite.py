@@ -22,15 +22,26 @@ class SQLiteFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
+        self._busy_timeout_s = busy_timeout_s
+        self._waits_s = busy_timeout_s  # what the connection's busy timeout is set to now
         self._db = sqlite3.connect(path, timeout=busy_timeout_s, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """The connection inside a transaction: committed on success, rolled back on error."""
-        with self._lock, self._db:
-            yield self._db
+    def transaction(self, *, wait_s: float | None = None) -> Iterator[sqlite3.Connection]:
+        """The connection inside a transaction: committed on success, rolled back on error.
+
+        ``wait_s``: how long this transaction waits for another connection's lock (the
+        file's busy timeout when None).
+        """
+        waits_s = self._busy_timeout_s if wait_s is None else wait_s
+        with self._lock:
+            if waits_s != self._waits_s:
+                self._db.execute(f"PRAGMA busy_timeout = {round(waits_s * 1000)}")
+                self._waits_s = waits_s
+            with self._db:
+                yield self._db
 
     def close(self) -> None:
         """Close the connection."""
