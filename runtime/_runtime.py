@@ -214,6 +214,11 @@ class Runtime:
             on_step=on_step,
             volatile_header=volatile_header,
             lane=lane,
+            deadline=(
+                time.monotonic() + self.config.lanes.interactive_deadline_s
+                if lane == "interactive"
+                else None
+            ),
             routes=self.config.routes.get(workflow, {}),
             cache_thresholds=self.config.cache_thresholds.get(workflow, {}),
             min_confidence=self.config.min_confidence.get(workflow, {}),

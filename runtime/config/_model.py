@@ -273,6 +273,12 @@ class LaneSettings(_Strict):
     """Most of a tier's ``max_concurrency`` batch calls may hold at once (at least one)."""
     batch_max_wait_s: float = Field(default=600.0, gt=0)
     """Longest a batch call waits for a slot (interactive calls wait ``max_wait_s``)."""
+    interactive_deadline_s: float = Field(default=50.0, gt=0)
+    """Seconds from its start by which an interactive execution should have answered: a
+    model call that would have to queue for a tier past that point (at the tier's measured
+    call time) is refused at once with a 503 instead. Below the 60 s at which many clients
+    and load balancers give up, with room for a call that runs long. A call that can start
+    at once always runs; a call under way is never cut."""
 
 
 def _registered(names: Iterable[str], info: ValidationInfo, *, what: str) -> None:

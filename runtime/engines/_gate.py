@@ -25,7 +25,9 @@ class _Gate:
     wait would exceed ``max_wait_s`` at the measured call duration (a moving average) is
     refused at once rather than left to time out in the queue, and one that has waited
     that long leaves it; batch calls wait up to ``batch_max_wait_s``. A refusal says when
-    to come back: how long the queue ahead takes to drain, at least a second.
+    to come back: how long the queue ahead takes to drain, at least a second. A call with
+    a deadline (its execution's) waits at most until the measured call time no longer fits
+    before it, in either lane, and is refused at once when the wait ahead already does not.
     """
 
     def __init__(
@@ -64,8 +66,11 @@ class _Gate:
         """When to come back: ``ahead`` calls (default: all waiting) drained, at least 1 s."""
         return max(1.0, self.expected_wait_s(self.waiting if ahead is None else ahead))
 
-    async def acquire(self, lane: Lane) -> None:
-        """Take a slot for a call in ``lane``, waiting behind the calls ahead of it."""
+    async def acquire(self, lane: Lane, deadline: float | None = None) -> None:
+        """Take a slot for a call in ``lane``, waiting behind the calls ahead of it.
+
+        ``deadline`` (``time.monotonic()``) is when the call's answer is needed by.
+        """
         if self._may_start(lane):
             self._take(lane)
             return
@@ -74,12 +79,20 @@ class _Gate:
         ahead = len(self._queues["interactive"]) + (
             len(self._queues["batch"]) if lane == "batch" else 0
         )
-        if lane == "interactive" and self.expected_wait_s(ahead) > self._max_wait_s[lane]:
+        may_wait_s = self._max_wait_s[lane]
+        if deadline is not None:
+            may_wait_s = min(may_wait_s, deadline - time.monotonic() - (self._mean_call_s or 0.0))
+            if self.expected_wait_s(ahead) > may_wait_s or may_wait_s <= 0:
+                raise OverloadedError(
+                    "it would not answer before the execution's deadline",
+                    retry_after_s=self.retry_after_s(ahead),
+                )
+        elif lane == "interactive" and self.expected_wait_s(ahead) > may_wait_s:
             raise OverloadedError("queue too slow", retry_after_s=self.retry_after_s(ahead))
         turn = asyncio.get_running_loop().create_future()
         self._queues[lane].append(turn)
         try:
-            await asyncio.wait_for(turn, self._max_wait_s[lane])
+            await asyncio.wait_for(turn, may_wait_s)
         except BaseException as exc:  # timed out, or the caller went away
             if turn.done() and not turn.cancelled():
                 self._give_back(lane)  # the slot came as it gave up: pass it on
@@ -181,7 +194,7 @@ class GatedTierClient:
         """Wait for a slot in the request's lane (or be refused at once), then call."""
         gate = self._gate()
         try:
-            await gate.acquire(request.lane)
+            await gate.acquire(request.lane, request.deadline)
         except OverloadedError as exc:
             raise OverloadedError(
                 f"tier {self._tier!r} is saturated ({exc}): {self._concurrency} calls running "

@@ -31,6 +31,10 @@ class ChatRequest:
     """The traffic lane: batch calls yield to interactive ones at the tier's gate."""
     logprobs: bool = False
     """Ask for the sampled tokens' log-probabilities (a cascade's confidence signal)."""
+    deadline: float | None = None
+    """``time.monotonic()`` by which the caller needs the answer: a call that would have to
+    queue past it, at the tier's measured call time, is refused at once instead (None:
+    the lane's own limits only)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

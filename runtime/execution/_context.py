@@ -69,6 +69,9 @@ class ExecutionContext:
     """Told of every step as it is recorded (streaming)."""
     lane: Lane = "interactive"
     """Traffic lane of the model calls: ``batch`` yields to ``interactive`` at each tier."""
+    deadline: float | None = None
+    """``time.monotonic()`` by which someone waits for the answer (interactive lane): a
+    model call that would have to queue past it is refused instead; None for batch."""
     routes: Mapping[str, str] = field(default_factory=dict)
     """Node -> tier, overriding the tier the node declares (``[routes.<workflow>]``)."""
     cache_thresholds: Mapping[str, float] = field(default_factory=dict)

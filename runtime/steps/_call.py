@@ -56,6 +56,7 @@ async def call_model(
         max_tokens=max_tokens or spec.max_output_tokens,
         lane=execution.lane,
         logprobs=logprobs,
+        deadline=execution.deadline,
     )
     execution.check_budget()  # a run already over its budget makes no further calls
     with execution.telemetry.tracer.start_as_current_span(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import time
 
 import pytest
 
@@ -97,6 +99,31 @@ async def test_a_call_that_would_wait_past_max_wait_is_refused_and_none_waits_lo
         await queued  # the running call is held: the waiting one leaves at max_wait_s
     inner.release.set()
     await running
+
+
+async def test_a_call_that_would_not_answer_before_its_deadline_is_refused_at_once() -> None:
+    inner = Held()
+    inner.release.set()
+    inner.delay_s = 0.2
+    gated = GatedTierClient(inner, "small", concurrency=1, max_queue=99)  # max_wait_s 20
+    await gated.chat(REQUEST)  # measured at about 0.2 s a call
+    inner.release.clear()
+    running = asyncio.create_task(gated.chat(REQUEST))
+    await asyncio.sleep(0.05)
+    soon = time.monotonic() + 0.3  # ~0.2 s of wait and ~0.2 s of call do not fit in it
+    refused_at = time.monotonic()
+    with pytest.raises(OverloadedError, match="before the execution's deadline"):
+        await gated.chat(dataclasses.replace(REQUEST, deadline=soon))
+    assert time.monotonic() - refused_at < 0.05  # at once, not at the deadline
+    later = time.monotonic() + 0.6  # fits: it queues, but only until its call no longer fits
+    queued_at = time.monotonic()
+    with pytest.raises(OverloadedError, match="waited too long"):
+        await gated.chat(dataclasses.replace(REQUEST, deadline=later))
+    assert 0.3 <= time.monotonic() - queued_at < 0.5  # left ~0.2 s before the deadline
+    inner.release.set()
+    await running
+    past = time.monotonic() - 1  # a free slot: the call runs, whatever its deadline
+    assert (await gated.chat(dataclasses.replace(REQUEST, deadline=past))).text == "ok"
 
 
 class Ordered:

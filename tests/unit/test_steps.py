@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -96,6 +97,21 @@ async def test_a_tiers_frequency_penalty_goes_with_free_text_calls_only(
     structured, free_text = clients["small"].requests
     assert structured.json_schema is not None and structured.frequency_penalty == 0.0
     assert free_text.json_schema is None and free_text.frequency_penalty == 0.5
+
+
+async def test_interactive_calls_carry_the_executions_deadline_and_batch_calls_none(
+    tmp_path: Any, clients: dict[str, FakeTierClient]
+) -> None:
+    runtime = Runtime(fake_config(tmp_path, lanes={"interactive_deadline_s": 30}), clients=clients)
+    started = time.monotonic()
+    with runtime.execution("demo"):
+        await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged twice"})
+    with runtime.execution("demo", lane="batch"):
+        await graph(reply_metadata={"tier": "small"}).ainvoke({"text": "charged again"})
+    classify, reply, *batch = clients["small"].requests
+    assert classify.deadline is not None and classify.deadline == reply.deadline  # one per run
+    assert started + 30 <= classify.deadline <= time.monotonic() + 30
+    assert [request.deadline for request in batch] == [None, None]
 
 
 async def test_a_hand_written_node_without_a_tier_is_named_in_the_error(runtime: Runtime) -> None:
