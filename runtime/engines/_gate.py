@@ -79,16 +79,16 @@ class _Gate:
         ahead = len(self._queues["interactive"]) + (
             len(self._queues["batch"]) if lane == "batch" else 0
         )
-        may_wait_s = self._max_wait_s[lane]
+        may_wait_s, too_slow = self._max_wait_s[lane], "queue too slow"
         if deadline is not None:
-            may_wait_s = min(may_wait_s, deadline - time.monotonic() - (self._mean_call_s or 0.0))
-            if self.expected_wait_s(ahead) > may_wait_s or may_wait_s <= 0:
-                raise OverloadedError(
-                    "it would not answer before the execution's deadline",
-                    retry_after_s=self.retry_after_s(ahead),
-                )
-        elif lane == "interactive" and self.expected_wait_s(ahead) > may_wait_s:
-            raise OverloadedError("queue too slow", retry_after_s=self.retry_after_s(ahead))
+            room_s = deadline - time.monotonic() - (self._mean_call_s or 0.0)
+            if room_s < may_wait_s:
+                may_wait_s = room_s
+                too_slow = "it would not answer before the execution's deadline"
+        if (lane == "interactive" or deadline is not None) and (
+            may_wait_s <= 0 or self.expected_wait_s(ahead) > may_wait_s
+        ):
+            raise OverloadedError(too_slow, retry_after_s=self.retry_after_s(ahead))
         turn = asyncio.get_running_loop().create_future()
         self._queues[lane].append(turn)
         try:

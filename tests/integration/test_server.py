@@ -183,7 +183,7 @@ def test_a_locked_server_store_is_a_prompt_503_and_loses_nothing(tmp_path: Path)
                 ),
                 *(client.post(f"{base}/threads", json={}) for _ in range(4)),
             )
-            await asyncio.sleep(0.2)  # both are waiting on the lock now
+            await asyncio.sleep(0.2)  # all are queued for the store or waiting on its lock
             asked = time.perf_counter()
             health = await client.get(f"{base}/healthz")
             answered = time.perf_counter() - asked
