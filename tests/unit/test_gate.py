@@ -119,7 +119,7 @@ async def test_a_call_that_would_not_answer_before_its_deadline_is_refused_at_on
     queued_at = time.monotonic()
     with pytest.raises(OverloadedError, match="waited too long"):
         await gated.chat(dataclasses.replace(REQUEST, deadline=later))
-    assert 0.3 <= time.monotonic() - queued_at < 0.5  # left ~0.2 s before the deadline
+    assert 0.3 <= time.monotonic() - queued_at < 0.55  # left ~0.2 s before the deadline (0.6)
     inner.release.set()
     await running
     past = time.monotonic() - 1  # a free slot: the call runs, whatever its deadline
