@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 from langgraph.graph import START, StateGraph
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 from typing_extensions import TypedDict
 
@@ -340,6 +343,73 @@ def test_the_run_store_writes_on_its_own_thread_and_reads_wait_for_what_was_queu
 
     assert kept_s < 0.1  # keep returned without waiting for the lock
     assert found is not None and found["output"] == {"reply": "Hi"} and not lost
+
+
+def test_records_queued_behind_a_lock_are_written_together_by_one_statement(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path / "runs.sqlite", busy_timeout_s=10.0)
+    statements: list[str] = []
+    store._file._db.set_trace_callback(statements.append)  # what reaches SQLite
+    holder = sqlite3.connect(store.path, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # the first write waits; the rest queue behind it
+    lost: list[BaseException] = []
+    try:
+        store.keep(_record("r0", reply="first"), on_lost=lambda _, exc: lost.append(exc))
+        time.sleep(0.1)  # the thread takes the first, which waits for the lock
+        for n in range(1, 50):
+            store.keep(_record(f"r{n}"), on_lost=lambda _, exc: lost.append(exc))
+        store.keep(_record("r0", reply="again"), on_lost=lambda _, exc: lost.append(exc))
+        holder.rollback()
+        stored = store.recent(limit=100)
+        again = store.get("r0")
+    finally:
+        holder.close()
+        store.close()
+
+    assert not lost and len(stored) == 50
+    assert again is not None and again["output"] == {"reply": "again"}  # the last one stands
+    inserts = [s for s in statements if s.lstrip().startswith("INSERT")]
+    # the first record (unless the thread took it late), then all queued behind it at once
+    assert 1 <= len(inserts) <= 2
+
+
+def _record(run_id: str, reply: str = "Hi") -> ExecutionRecord:
+    return ExecutionRecord(
+        run_id=run_id,
+        workflow="traced",
+        tenant="default",
+        output={"reply": reply},
+        steps=(),
+        latency_ms=1.0,
+    )
+
+
+def test_a_batch_of_spans_is_stored_by_one_statement_and_read_back_as_a_tree(
+    tmp_path: Path,
+) -> None:
+    finished = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(finished))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("execution", attributes={"tierwise.run_id": "r1"}):
+        for n in range(100):
+            with tracer.start_as_current_span(f"step {n}") as span:
+                span.set_attributes({"tierwise.tiers_tried": ["small", "large"], "n": n})
+    store = TraceStore(tmp_path / "traces.sqlite")
+    statements: list[str] = []
+    store._file._db.set_trace_callback(statements.append)  # what reaches SQLite
+    try:
+        store.write(finished.get_finished_spans())
+        root = store.tree("r1")
+    finally:
+        store.close()
+
+    assert root is not None and root.name == "execution" and len(root.children) == 100
+    last = root.children[-1]
+    assert last.name == "step 99" and last.duration_ms >= 0
+    assert last.attributes == {"tierwise.tiers_tried": ["small", "large"], "n": 99}
+    assert len([s for s in statements if s.lstrip().startswith("INSERT")]) == 1
 
 
 async def test_metrics_count_calls_cost_cache_outcomes_and_queue_depth(tmp_path: Path) -> None:
