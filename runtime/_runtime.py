@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -104,6 +105,8 @@ class Runtime:
     ) -> None:
         """Build a runtime; ``clients``, ``cache``, ``telemetry`` replace the configured ones."""
         self.config = config
+        if config.thread_switch_interval_s is not None:
+            sys.setswitchinterval(config.thread_switch_interval_s)
         self.workflows = WorkflowRegistry(config.workflows, config)
         self.runs = RunStore(config.state_dir / "runs.sqlite")
         self._engine = EmbeddedEngine(config.embedded)

@@ -309,6 +309,16 @@ class TierwiseConfig(_Strict):
     """Images and autoscaling of the rendered deployment."""
     state_dir: Path = Path(".tierwise")
     """Where run records are kept (relative paths are from the config file)."""
+    thread_switch_interval_s: float | None = Field(default=0.0001, gt=0, le=0.1)
+    """How long a Python thread may hold the GIL while another waits for it, set for the
+    whole process when a runtime is built (``sys.setswitchinterval``); ``None`` leaves the
+    interpreter's own. Model calls, embeddings and the stores' writes run on threads that
+    need the GIL between calls into C. At CPython's 5 ms, an event loop busy with other
+    requests (cached executions answered back to back) gives it up and takes it back on
+    every turn, before a waiting thread wakes, and such a thread can wait for seconds. With
+    8 cached executions at a time in one process, a fresh execution took 49 and 87 s at
+    5 ms and 6.8 and 7.5 s at 0.1 ms; behind a server with 24 cached clients, a median of
+    15.2 s against 9.6 (``evals/mixed_load.py``, 2026-12-03)."""
     workflows: dict[str, WorkflowTarget] = Field(default_factory=dict)
     """Workflow name -> ``module:factory`` that returns an uncompiled ``StateGraph``."""
     budgets: dict[str, BudgetSpec] = Field(default_factory=dict)

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runtime import Runtime
 from runtime.config import TierwiseConfig, load_config, parse_config
 from runtime.errors import ConfigError, WorkflowError
-from tests.fakes import TIERS
+from tests.fakes import TIERS, fake_config
 
 VALID = """
 [tiers.small]
@@ -180,3 +182,23 @@ def test_per_node_thresholds_name_registered_workflows_and_are_probabilities(
         parse({"nope": {"classify": 0.85}})
     with pytest.raises(ConfigError, match=rf"x.toml: {key}.triage.classify: .*1"):
         parse({"triage": {"classify": most}})
+
+
+@pytest.fixture
+def switch_interval() -> Any:
+    """The interpreter's thread switch interval, put back after the test."""
+    before = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(before)
+
+
+@pytest.mark.usefixtures("switch_interval")
+async def test_a_runtime_sets_the_threads_switch_interval_unless_told_to_leave_it(
+    tmp_path: Path,
+) -> None:
+    sys.setswitchinterval(0.005)  # CPython's own
+    await Runtime(fake_config(tmp_path / "a")).aclose()
+    assert sys.getswitchinterval() == pytest.approx(0.0001)
+    sys.setswitchinterval(0.002)
+    await Runtime(fake_config(tmp_path / "b", thread_switch_interval_s=None)).aclose()
+    assert sys.getswitchinterval() == pytest.approx(0.002)
