@@ -102,9 +102,10 @@ class RunStore:
     def _write_pending(self) -> None:
         """Write every record queued so far in one transaction and one statement.
 
-        Under load the event loop holds the GIL, and each call into SQLite gives it up and
-        waits up to the switch interval (5 ms) to get it back: a statement per record kept
-        up with about 30 records a second (2026-12-03). A later task finds nothing left.
+        Each call into SQLite gives up the GIL, and while the event loop is busy each time
+        costs a wait to get it back (see ``thread_switch_interval_s``): a statement per
+        record kept up with about 30 records a second (2026-12-03). A later task finds
+        nothing left to write.
         """
         with self._counting:
             batch, self._pending = self._pending, []

@@ -37,9 +37,9 @@ INSERT OR REPLACE INTO spans
 SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(9))} FROM json_each(?)
 """
 """A batch arrives as one JSON array of rows. The exporter's thread gives up the GIL on
-every call into SQLite and, while the event loop is busy, waits up to the switch interval
-(5 ms) to get it back: a statement per span took 2.5 s for a batch of 512 and the queue
-overflowed, dropping spans (2026-12-03)."""
+every call into SQLite, and while the event loop is busy each time costs a wait to get it
+back (see ``thread_switch_interval_s``): a statement per span took 2.5 s for a batch of
+512 and the queue overflowed, dropping spans (2026-12-03)."""
 
 
 @dataclass(slots=True, kw_only=True)
