@@ -37,6 +37,20 @@ FROM json_each(?)
 """
 """Rows arrive as one JSON array: one statement inserts them all (see ``_write_pending``)."""
 
+
+def _row(record: ExecutionRecord, finished_at: float) -> tuple[Any, ...]:
+    """The record as a row of ``runs``; ``finished_at`` is when it was kept."""
+    return (
+        record.run_id,
+        record.workflow,
+        record.tenant,
+        finished_at,
+        record.cost_usd,
+        record.latency_ms,
+        json.dumps(record.as_dict(), default=str),
+    )
+
+
 MAX_QUEUED = 10_000
 """Records ``keep`` holds for a store that cannot take them; past it, a record is lost."""
 
@@ -111,14 +125,23 @@ class RunStore:
             batch, self._pending = self._pending, []
         if not batch:
             return
+        rows = []
         try:
-            self._save([(record, finished_at) for record, finished_at, _ in batch])
+            for record, finished_at, done in batch:
+                try:  # a record that cannot be written alone fails alone
+                    rows.append(_row(record, finished_at))
+                except Exception as exc:
+                    done.set_exception(exc)
+            with self._connect() as db:
+                db.execute(_INSERT_ROWS, (json.dumps(rows),))
         except BaseException as exc:
             for *_, done in batch:
-                done.set_exception(exc)
+                if not done.done():
+                    done.set_exception(exc)
         else:
             for *_, done in batch:
-                done.set_result(None)
+                if not done.done():
+                    done.set_result(None)
         finally:
             with self._counting:
                 self._queued -= len(batch)
@@ -127,23 +150,6 @@ class RunStore:
         """Wait until the records queued so far are written (or lost)."""
         if self._queued:
             self._writer.submit(lambda: None).result()  # one thread: it runs after them
-
-    def _save(self, finished: list[tuple[ExecutionRecord, float]]) -> None:
-        """Store finished executions with when they were kept; the last of a run id stands."""
-        rows = [
-            (
-                record.run_id,
-                record.workflow,
-                record.tenant,
-                finished_at,
-                record.cost_usd,
-                record.latency_ms,
-                json.dumps(record.as_dict(), default=str),
-            )
-            for record, finished_at in finished
-        ]
-        with self._connect() as db:
-            db.execute(_INSERT_ROWS, (json.dumps(rows),))
 
     def recent(self, *, limit: int = 20, workflow: str | None = None) -> list[dict[str, Any]]:
         """The newest executions first, as summary rows (no outputs)."""

@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -372,6 +373,28 @@ def test_records_queued_behind_a_lock_are_written_together_by_one_statement(
     inserts = [s for s in statements if s.lstrip().startswith("INSERT")]
     # the first record (unless the thread took it late), then all queued behind it at once
     assert 1 <= len(inserts) <= 2
+
+
+def test_a_record_that_cannot_be_written_is_lost_alone_not_with_its_batch(
+    tmp_path: Path,
+) -> None:
+    store = RunStore(tmp_path / "runs.sqlite", busy_timeout_s=10.0)
+    circular: dict[str, Any] = {}
+    circular["itself"] = circular  # json.dumps refuses it
+    lost: dict[str, BaseException] = {}
+    holder = sqlite3.connect(store.path, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # the three queue into one batch behind this lock
+    try:
+        for record in (_record("r1"), replace(_record("r2"), output=circular), _record("r3")):
+            store.keep(record, on_lost=lambda r, exc: lost.__setitem__(r.run_id, exc))
+        holder.rollback()
+        kept = {row["run_id"] for row in store.recent()}
+    finally:
+        holder.close()
+        store.close()
+
+    assert kept == {"r1", "r3"}
+    assert list(lost) == ["r2"] and "Circular reference" in str(lost["r2"])
 
 
 def _record(run_id: str, reply: str = "Hi") -> ExecutionRecord:
