@@ -317,8 +317,8 @@ class TierwiseConfig(_Strict):
     requests (cached executions answered back to back) gives it up and takes it back on
     every turn, before a waiting thread wakes, and such a thread can wait for seconds. With
     8 cached executions at a time in one process, a fresh execution took 49 and 87 s at
-    5 ms and 6.8 and 7.5 s at 0.1 ms; behind a server with 24 cached clients, a median of
-    15.2 s against 9.6 (``evals/mixed_load.py``, 2026-12-03)."""
+    5 ms and 6.8 and 7.5 s at 0.1 ms; behind a server with 24 cached clients, medians of
+    15.2 and 14.1 s against 9.6 and 10.1 (``evals/mixed_load.py``, 2026-12-03)."""
     workflows: dict[str, WorkflowTarget] = Field(default_factory=dict)
     """Workflow name -> ``module:factory`` that returns an uncompiled ``StateGraph``."""
     budgets: dict[str, BudgetSpec] = Field(default_factory=dict)
