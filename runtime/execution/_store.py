@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from runtime._sqlite import SQLiteFile
+from runtime._sqlite import SQLiteFile, encoded, insert_all
 from runtime.execution._records import ExecutionRecord
 
 _SCHEMA = """
@@ -28,26 +28,18 @@ CREATE TABLE IF NOT EXISTS runs (
 """
 
 
-_INSERT_ROWS = """
-INSERT OR REPLACE INTO runs
-SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'),
-    json_extract(value, '$[3]'), json_extract(value, '$[4]'), json_extract(value, '$[5]'),
-    json_extract(value, '$[6]')
-FROM json_each(?)
-"""
-"""Rows arrive as one JSON array: one statement inserts them all (see ``_write_pending``)."""
-
-
-def _row(record: ExecutionRecord, finished_at: float) -> tuple[Any, ...]:
+def _row(record: ExecutionRecord, finished_at: float) -> str:
     """The record as a row of ``runs``; ``finished_at`` is when it was kept."""
-    return (
-        record.run_id,
-        record.workflow,
-        record.tenant,
-        finished_at,
-        record.cost_usd,
-        record.latency_ms,
-        json.dumps(record.as_dict(), default=str),
+    return encoded(
+        (
+            record.run_id,
+            record.workflow,
+            record.tenant,
+            finished_at,
+            record.cost_usd,
+            record.latency_ms,
+            json.dumps(record.as_dict(), default=str),
+        ),
     )
 
 
@@ -116,10 +108,8 @@ class RunStore:
     def _write_pending(self) -> None:
         """Write every record queued so far in one transaction and one statement.
 
-        Each call into SQLite gives up the GIL, and while the event loop is busy each time
-        costs a wait to get it back (see ``thread_switch_interval_s``): a statement per
-        record kept up with about 30 records a second (2026-12-03). A later task finds
-        nothing left to write.
+        One statement for all of them (``insert_all`` says why). A later task finds nothing
+        left to write.
         """
         with self._counting:
             batch, self._pending = self._pending, []
@@ -133,7 +123,7 @@ class RunStore:
                 except Exception as exc:
                     done.set_exception(exc)
             with self._connect() as db:
-                db.execute(_INSERT_ROWS, (json.dumps(rows),))
+                insert_all(db, "runs", rows)
         except BaseException as exc:
             for *_, done in batch:
                 if not done.done():

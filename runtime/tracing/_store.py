@@ -13,7 +13,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from runtime._sqlite import SQLiteFile
+from runtime._sqlite import SQLiteFile, encoded, insert_all
 from runtime.tracing._spans import RUN_ID
 
 _SCHEMA = """
@@ -31,15 +31,6 @@ CREATE TABLE IF NOT EXISTS spans (
 );
 CREATE INDEX IF NOT EXISTS spans_run ON spans (run_id);
 """
-
-_INSERT_ROWS = f"""
-INSERT OR REPLACE INTO spans
-SELECT {", ".join(f"json_extract(value, '$[{i}]')" for i in range(9))} FROM json_each(?)
-"""
-"""A batch arrives as one JSON array of rows. The exporter's thread gives up the GIL on
-every call into SQLite, and while the event loop is busy each time costs a wait to get it
-back (see ``thread_switch_interval_s``): a statement per span took 2.5 s for a batch of
-512 and the queue overflowed, dropping spans (2026-12-03)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -86,20 +77,22 @@ class TraceStore:
                 continue
             attributes = dict(span.attributes or {})
             rows.append(
-                (
-                    f"{context.trace_id:032x}",
-                    f"{context.span_id:016x}",
-                    f"{span.parent.span_id:016x}" if span.parent else None,
-                    attributes.get(RUN_ID),
-                    span.name,
-                    span.start_time or 0,
-                    span.end_time or 0,
-                    span.status.status_code.name,
-                    json.dumps(attributes, default=list),
+                encoded(
+                    (
+                        f"{context.trace_id:032x}",
+                        f"{context.span_id:016x}",
+                        f"{span.parent.span_id:016x}" if span.parent else None,
+                        attributes.get(RUN_ID),
+                        span.name,
+                        span.start_time or 0,
+                        span.end_time or 0,
+                        span.status.status_code.name,
+                        json.dumps(attributes, default=list),
+                    )
                 )
             )
-        with self._connect() as db:  # one statement: see ``_INSERT_ROWS``
-            db.execute(_INSERT_ROWS, (json.dumps(rows),))
+        with self._connect() as db:
+            insert_all(db, "spans", rows)
 
     def tree(self, run_id: str) -> StoredSpan | None:
         """The root span of run ``run_id`` with its descendants, or None if not stored."""

@@ -383,9 +383,14 @@ def test_a_record_that_cannot_be_written_is_lost_alone_not_with_its_batch(
     circular["itself"] = circular  # json.dumps refuses it
     lost: dict[str, BaseException] = {}
     holder = sqlite3.connect(store.path, check_same_thread=False)
-    holder.execute("BEGIN EXCLUSIVE")  # the three queue into one batch behind this lock
+    holder.execute("BEGIN EXCLUSIVE")  # the records queue into one batch behind this lock
     try:
-        for record in (_record("r1"), replace(_record("r2"), output=circular), _record("r3")):
+        for record in (
+            _record("r1"),
+            replace(_record("r2"), output=circular),
+            _record("r3"),
+            replace(_record("r4"), latency_ms=float("nan")),  # JSON cannot hold it
+        ):
             store.keep(record, on_lost=lambda r, exc: lost.__setitem__(r.run_id, exc))
         holder.rollback()
         kept = {row["run_id"] for row in store.recent()}
@@ -394,7 +399,7 @@ def test_a_record_that_cannot_be_written_is_lost_alone_not_with_its_batch(
         store.close()
 
     assert kept == {"r1", "r3"}
-    assert list(lost) == ["r2"] and "Circular reference" in str(lost["r2"])
+    assert list(lost) == ["r2", "r4"] and "Circular reference" in str(lost["r2"])
 
 
 def _record(run_id: str, reply: str = "Hi") -> ExecutionRecord:
