@@ -10,7 +10,8 @@ alone, then fresh questions again while cached clients send the primed ones back
 Reports each fresh request's latency, alone and under the cached load, and the cached
 throughput. With ``--in-process`` there is no server: one runtime per interval in this
 process, the cached load as tasks on its event loop (as concurrent executions of an
-application that embeds tierwise are). Writes evals/reports/mixed_load.md.
+application that embeds tierwise are). Writes evals/reports/mixed_load.md
+(mixed_load_in_process.md with ``--in-process``).
 
     python -m evals.mixed_load [--cached-clients 8] [--fresh 3] [--timeout 180] [--in-process]
 """
@@ -171,8 +172,15 @@ def main() -> None:
         action="store_true",
         help="one runtime in this process, the cached load as tasks on its loop (no server)",
     )
-    parser.add_argument("--report", type=Path, default=REPO / "evals/reports/mixed_load.md")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="default evals/reports/mixed_load.md, or mixed_load_in_process.md with --in-process",
+    )
     args = parser.parse_args()
+    if args.report is None:
+        name = "mixed_load_in_process.md" if args.in_process else "mixed_load.md"
+        args.report = REPO / "evals/reports" / name
     items = load_dataset(REPO / "evals/datasets/support_triage.jsonl")
     questions = [str(item.input["question"]) for item in items if item.input["question"]]
     fresh = questions[10 : 10 + 2 * args.fresh]  # not among the primed ones
