@@ -1,10 +1,10 @@
 """Benchmark: the semantic cache (guards) against a single static threshold, same run.
 
 Runs `tierwise eval cache` on the shipped pair sets (the set the guards were developed
-on, and a held-out set they never saw), on the development set grown to 10,000 entries
-for latency at scale, and calibrated: the threshold with the best hit rate whose
-wrong-hit rate stays within the target on the development set, then used on the
-held-out set. On the unscaled sets a third run reports every hit right or wrong as it
+on, a held-out set, and two fresh sets written later, see ``FRESH``), on the development
+set grown to 10,000 entries for latency at scale, and calibrated: the threshold with the
+best hit rate whose wrong-hit rate stays within the target on the development set, then
+used on the held-out set. On the unscaled sets a third run reports every hit right or wrong as it
 happens (``--feedback``), so later lookups meet the per-entry thresholds learned from
 earlier ones. Writes evals/reports/cache_eval.md.
 
@@ -23,6 +23,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 DEVELOPMENT = REPO / "evals/cache/support_paraphrases.jsonl"
 HELD_OUT = REPO / "evals/cache/support_paraphrases_heldout.jsonl"
+FRESH = (
+    REPO / "evals/cache/support_paraphrases_fresh.jsonl",
+    REPO / "evals/cache/support_paraphrases_fresh2.jsonl",
+)
+"""Two more sets, each written before any run on it (2026-12-03): the first before the
+word-by-word check told rewordings from one-slot swaps, the second after."""
 
 
 def run(pairs: Path, threshold: float, *extra: str) -> dict[str, Any]:
@@ -59,6 +65,8 @@ def main() -> None:
     ]
     lines += rows("development", run(DEVELOPMENT, args.threshold, "--feedback"))
     lines += rows("held-out", run(HELD_OUT, args.threshold, "--feedback"))
+    for number, pairs in enumerate(FRESH, start=1):
+        lines += rows(f"fresh {number}", run(pairs, args.threshold))
     lines += rows("development, grown", run(DEVELOPMENT, args.threshold, "--fill", str(args.fill)))
     target = str(args.max_wrong_hit_rate)
     calibrated = run(DEVELOPMENT, args.threshold, "--max-wrong-hit-rate", target)

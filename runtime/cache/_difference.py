@@ -13,8 +13,15 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   added is penalised like an action rephrased.
 - words on both sides, all verbs: the action is phrased differently ("update" / "change",
   "enable" / "turn on"), which paraphrases do all the time; the hit must score higher.
-- words on both sides, some of them not verbs: a thing, a quality or an amount was swapped
-  ("billing" / "shipping", "daily" / "weekly", "customer" / "supplier"); refused.
+- words on both sides, not all verbs, in one slot: a thing, a quality or an amount was
+  swapped in an otherwise identical question ("billing" / "shipping", "daily" / "weekly",
+  "the side letter" / "this contract"), the shape of a minimal pair, which an embedding
+  scores as close as a paraphrase; refused. A slot is one word for one word, or one stretch
+  of words the texts differ in, everything before and after it the same, that holds no
+  content word the other text also has.
+- words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
+  time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
+  of a paraphrase; the threshold applies as it is.
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ class Change(StrEnum):
     VERB_ADDED = "verb_added"
     VERBS_SWAPPED = "verbs_swapped"
     SWAPPED = "swapped"
+    REWORDED = "reworded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,9 @@ class Difference:
 
     query_only: tuple[str, ...]
     cached_only: tuple[str, ...]
+    in_one_slot: bool
+    """The texts differ in one stretch of words only, which no matched word is part of, and
+    the words around it hold a content word: one slot of one question, filled differently."""
 
     @property
     def change(self) -> Change:
@@ -84,7 +95,10 @@ class Difference:
         verbs = [words.is_mostly_verb(w) for w in (*self.query_only, *self.cached_only)]
         if not self.query_only or not self.cached_only:
             return Change.VERB_ADDED if any(verbs) else Change.ADDED
-        return Change.VERBS_SWAPPED if all(verbs) else Change.SWAPPED
+        if all(verbs):
+            return Change.VERBS_SWAPPED
+        one_for_one = len(self.query_only) == len(self.cached_only) == 1
+        return Change.SWAPPED if one_for_one or self.in_one_slot else Change.REWORDED
 
     def adjusted(self, similarity: float) -> float | None:
         """The similarity a threshold is compared with, or None when the hit is refused."""
@@ -106,21 +120,50 @@ class _Word:
 
 
 @functools.lru_cache(maxsize=16_384)
-def _words(text: str) -> tuple[_Word, ...]:
-    """Content words with their stems; cached, as entries' texts meet many lookups."""
+def _tokens(text: str) -> tuple[tuple[str, bool], ...]:
+    """Every word (lowercased, contractions spelled out) and whether it is a content word.
+
+    Cached, as entries' texts meet many lookups.
+    """
     acronyms = {a.lower() for a in _ACRONYM.findall(text)}  # "US" is not "us"
     lowered = text.lower().replace("\u2019", "'")
     for pattern, replacement in _CONTRACTIONS:
         lowered = pattern.sub(replacement, lowered)
-    raw = _WORD.findall(lowered)
+    return tuple(
+        (word, not ((word in _FUNCTION_WORDS and word not in acronyms) or word.isdigit()))
+        for word in _WORD.findall(lowered)
+    )
+
+
+@functools.lru_cache(maxsize=16_384)
+def _words(text: str) -> tuple[_Word, ...]:
+    """Content words with their stems."""
+    raw = _tokens(text)
     words = []
-    for i, word in enumerate(raw):
-        if (word in _FUNCTION_WORDS and word not in acronyms) or word.isdigit():
+    for i, (word, content) in enumerate(raw):
+        if not content:
             continue
-        pair = f"{word} {raw[i + 1]}" if i + 1 < len(raw) else None
+        pair = f"{word} {raw[i + 1][0]}" if i + 1 < len(raw) else None
         phrase = pair if pair and any(lexicon().base_forms(pair)) else None
         words.append(_Word(word, stem(word), phrase))
     return tuple(words)
+
+
+def _slot(query: str, cached: str) -> tuple[set[str], set[str]] | None:
+    """The content words of the one stretch of each text where the two differ.
+
+    That is what is left once the words both start and end with are taken off; None when
+    those hold no content word: then the whole question was reworded, not one slot of it.
+    """
+    left, right = _tokens(query), _tokens(cached)
+    before = common_prefix_length(left, right)
+    after = common_prefix_length(left[before:][::-1], right[before:][::-1])
+    if not any(content for _, content in (*left[:before], *left[len(left) - after :])):
+        return None
+    return (
+        {w for w, content in left[before : len(left) - after] if content},
+        {w for w, content in right[before : len(right) - after] if content},
+    )
 
 
 def _same_family(a: str, b: str) -> bool:
@@ -166,4 +209,7 @@ def difference(query: str, cached: str) -> Difference:
             else:
                 right.remove(partner)
         left = unmatched
-    return Difference(tuple(w.text for w in left), tuple(w.text for w in right))
+    query_only, cached_only = tuple(w.text for w in left), tuple(w.text for w in right)
+    slot = _slot(query, cached)
+    in_one_slot = slot is not None and slot[0] <= set(query_only) and slot[1] <= set(cached_only)
+    return Difference(query_only, cached_only, in_one_slot)

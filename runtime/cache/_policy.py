@@ -36,7 +36,8 @@ class CachePolicy:
     threshold: float = 0.8
     """Similarity a semantic hit needs at least. With guards, the cosine similarity is first
     corrected for what the texts say differently word by word (+0.1 when only framing
-    differs, -0.05 when the verbs differ; a swapped thing or quality is refused). 0.8 suits
+    differs, -0.05 when the verbs differ; a thing or quality swapped in one slot of an
+    otherwise identical question is refused, a rewording is taken as it scores). 0.8 suits
     all-MiniLM-L6-v2 (calibrate with `eval cache`)."""
     guards: bool = True
     """Refuse semantic hits whose key inputs differ in negation, antonyms, numbers, ids,

@@ -43,6 +43,13 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("Can I move my data to the US region?", "Can I move my data to the EU region?",
          Change.SWAPPED),  # "US" is an acronym here, not the pronoun
         ("Is the customer liable?", "Is the supplier liable?", Change.SWAPPED),
+        ("Is the notice period in the side letter?", "Is the notice period in this contract?",
+         Change.SWAPPED),  # one slot, filled with two words against one
+        ("Can I pay with a credit card?", "Can I pay by bank transfer?", Change.SWAPPED),
+        ("What is the delivery time for my parcel?", "How long does my parcel take to arrive?",
+         Change.REWORDED),  # several words each side, no words alike before or after them
+        ("Which fee applies to a late payment?", "How much do you charge when I pay late?",
+         Change.REWORDED),
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
@@ -56,6 +63,11 @@ def test_the_correction_follows_the_change() -> None:
     assert verbs.adjusted(0.9) == pytest.approx(0.9 - VERB_SWAP_PENALTY)
     added = difference("Where is my hardware order?", "Where is my order?")
     assert added.adjusted(0.85) == pytest.approx(0.85)
+    reworded = difference(
+        "What is the delivery time for my parcel?", "How long does my parcel take to arrive?"
+    )
+    assert reworded.adjusted(0.85) == pytest.approx(0.85)
+    assert not reworded.in_one_slot
     swapped = difference("Send the report daily", "Send the report weekly")
     assert swapped.adjusted(0.99) is None
     assert swapped.query_only == ("daily",) and swapped.cached_only == ("weekly",)
