@@ -16,9 +16,9 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
 - words on both sides, not all verbs, in one slot: a thing, a quality or an amount was
   swapped in an otherwise identical question ("billing" / "shipping", "daily" / "weekly",
   "the side letter" / "this contract"), the shape of a minimal pair, which an embedding
-  scores as close as a paraphrase; refused. A slot is one word for one word, or one stretch
-  of words the texts differ in, everything before and after it the same, that holds no
-  content word the other text also has.
+  scores as close as a paraphrase; refused. A slot is one word for one word, or the one
+  stretch of words the texts differ in when what comes before and after it is the same and
+  holds a content word, and the stretch holds no content word the other text also has.
 - words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
   time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
   of a paraphrase; the threshold applies as it is.
