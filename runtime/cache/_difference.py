@@ -41,6 +41,9 @@ VERB_SWAP_PENALTY = 0.05
 
 _WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
+_LABEL = re.compile(r"^\w[\w.-]*: ", re.MULTILINE)
+"""The name ``key_text`` puts before each key input ("question: ..."): not the question's
+words, so not context two questions share."""
 _CONTRACTIONS = (
     (re.compile(r"\bcan(?:no|')t\b"), "can not"),
     (re.compile(r"\bwon't\b"), "will not"),
@@ -125,6 +128,7 @@ def _tokens(text: str) -> tuple[tuple[str, bool], ...]:
 
     Cached, as entries' texts meet many lookups.
     """
+    text = _LABEL.sub("", text)
     acronyms = {a.lower() for a in _ACRONYM.findall(text)}  # "US" is not "us"
     lowered = text.lower().replace("\u2019", "'")
     for pattern, replacement in _CONTRACTIONS:

@@ -10,6 +10,7 @@ from runtime.cache._difference import (
     Change,
     difference,
 )
+from runtime.cache._keys import key_text
 from runtime.cache._lexicon import lexicon
 
 
@@ -54,6 +55,13 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
     assert difference(query, cached).change is change
+
+
+def test_the_names_of_key_inputs_are_not_context_two_questions_share() -> None:
+    query, cached = "How can I stop my plan from renewing?", "How do I turn off auto-renewal?"
+    assert difference(query, cached).change is Change.REWORDED  # nothing alike around it
+    keyed = difference(key_text([("question", query)]), key_text([("question", cached)]))
+    assert keyed.change is Change.REWORDED  # "question: " on both is no shared context
 
 
 def test_the_correction_follows_the_change() -> None:
