@@ -12,13 +12,15 @@ import itertools
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from runtime._jsonl import read_jsonl
+from runtime.cache._difference import difference
+from runtime.cache._guards import conflict
 from runtime.cache._keys import CacheScope, key_text, normalise
 from runtime.cache._policy import CacheMode, CachePolicy
 from runtime.cache._semantic import QdrantSemanticCache
@@ -59,10 +61,62 @@ class CacheEvalReport:
     threshold: float
     guards: bool
     feedback: bool = False
+    found: tuple[str | None, ...] = field(default=(), repr=False)
+    """The cached text each lookup returned, pair by pair (None: no hit)."""
 
     def as_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``tierwise eval cache --json``."""
-        return asdict(self)
+        """The JSON shape of ``tierwise eval cache --json`` (the rates, not ``found``)."""
+        shape = asdict(self)
+        del shape["found"]
+        return shape
+
+
+def explain(
+    index: QdrantSemanticCache, pairs: Sequence[ParaphrasePair], report: CacheEvalReport
+) -> list[dict[str, Any]]:
+    """Pair by pair: what the lookup found, and how the pair's own entry was judged.
+
+    ``outcome`` is ``hit`` (a paraphrase found its own entry), ``miss``, ``wrong hit`` (a
+    negative found anything, or a paraphrase another entry) or ``no hit`` (a negative found
+    nothing). ``verdict`` says what the lookup made of the pair's own cached text: refused
+    by a guard, or its similarity as corrected against the threshold.
+    """
+    lines = []
+    for pair, found in zip(pairs, report.found, strict=True):
+        query, cached = _as_key(pair.query), _as_key(pair.cached)
+        similarity = index.similarity(query, cached)
+        lines.append(
+            {
+                **pair.model_dump(),
+                "outcome": outcome(pair, found),
+                "found": None if found is None else found.removeprefix(f"{_FIELD}: "),
+                "similarity": round(similarity, 4),
+                "verdict": _verdict(query, cached, similarity, report),
+            }
+        )
+    return lines
+
+
+def outcome(pair: ParaphrasePair, found: str | None) -> str:
+    """``hit``, ``miss``, ``wrong hit`` or ``no hit``: see ``explain``."""
+    if found is None:
+        return "miss" if pair.same else "no hit"
+    return "hit" if _is_right(pair, found) else "wrong hit"
+
+
+def _verdict(query: str, cached: str, similarity: float, report: CacheEvalReport) -> str:
+    against = f"against the threshold {report.threshold}"
+    if not report.guards:
+        return f"similarity {similarity:.3f} {against}"
+    clash = conflict(query, cached)
+    if clash is not None:
+        return f"refused: {clash}"
+    words = difference(query, cached)
+    judged = words.adjusted(similarity)
+    differing = f"{', '.join(words.query_only) or '-'} / {', '.join(words.cached_only) or '-'}"
+    if judged is None:
+        return f"refused: {differing} swapped in one slot"
+    return f"{words.change} ({differing}): {similarity:.3f} counts as {judged:.3f} {against}"
 
 
 def score(pairs: Sequence[ParaphrasePair], found: Sequence[str | None]) -> tuple[int, int, int]:
@@ -145,6 +199,7 @@ def evaluate(
         threshold=threshold,
         guards=guards,
         feedback=feedback,
+        found=tuple(found),
     )
 
 

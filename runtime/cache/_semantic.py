@@ -421,6 +421,10 @@ class QdrantSemanticCache:
         with self._lock:
             self._vectors.clear()
 
+    def similarity(self, text: str, other: str) -> float:
+        """Cosine similarity of two texts' embeddings (``eval cache --explain``)."""
+        return float(np.dot(self._embedding(text), self._embedding(other)))
+
     def _embedding(self, text: str) -> list[float]:
         """The text's embedding: from the recent ones kept, else made (and kept)."""
         key = normalise(text)

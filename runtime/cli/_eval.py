@@ -7,7 +7,7 @@ import functools
 import json
 import tempfile
 from pathlib import Path
-from typing import Annotated, cast
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -21,8 +21,10 @@ from runtime.cache._evaluation import (
     calibrate,
     distractors,
     evaluate,
+    explain,
     fill,
     load_pairs,
+    outcome,
     sweep,
 )
 from runtime.cli._errors import console, fail
@@ -52,24 +54,35 @@ def eval_cache(
             help="Also report each hit right or wrong as it happens (per-entry thresholds)",
         ),
     ] = False,
+    explained: Annotated[
+        Path | None,
+        typer.Option(
+            "--explain",
+            help="Write a JSONL file: each pair's outcome, similarity and the guards' verdict",
+        ),
+    ] = None,
 ) -> None:
     """Fill a fresh semantic cache with the pairs' cached texts and score every lookup.
 
     Reports tierwise's cache (threshold + guards) and, from the same index in the same
     run, the single-static-threshold baseline (threshold only). With ``--feedback``, a
     third run reports every hit right or wrong as it happens and meets the per-entry
-    thresholds learned so far.
+    thresholds learned so far. ``--explain`` writes, pair by pair, what tierwise's cache
+    found, the static threshold's outcome, and why a pair's own entry was or was not
+    returned (the guard that refused it, or its corrected similarity).
     """
     try:
         labelled = load_pairs(pairs)
     except InputError as exc:
         raise fail(exc) from exc
     try:
-        guarded, baseline, learned = _evaluate_all(
+        guarded, baseline, learned, lines = _evaluate_all(
             labelled, threshold, fill_to, max_wrong_hit_rate, feedback
         )
     except InputError as exc:
         raise fail(exc) from exc
+    if explained is not None:
+        explained.write_text("".join(json.dumps(line) + "\n" for line in lines))
     if as_json:
         result = {**guarded.as_dict(), "baseline": baseline.as_dict()}
         if learned is not None:
@@ -177,8 +190,11 @@ def _evaluate_all(
     fill_to: int,
     max_wrong_hit_rate: float | None,
     feedback: bool,
-) -> tuple[CacheEvalReport, CacheEvalReport, CacheEvalReport | None]:
-    """(tierwise, static-threshold baseline, tierwise with feedback) on one fresh index."""
+) -> tuple[CacheEvalReport, CacheEvalReport, CacheEvalReport | None, list[dict[str, Any]]]:
+    """Tierwise, the static-threshold baseline and tierwise with feedback, on one index.
+
+    Also each pair explained (``--explain``).
+    """
     with tempfile.TemporaryDirectory() as folder:
         index = QdrantSemanticCache.open(LocalEmbedder(), path=Path(folder), url=None)
         try:
@@ -190,6 +206,12 @@ def _evaluate_all(
                 threshold = calibrate(points, max_wrong_hit_rate=max_wrong_hit_rate).threshold
             guarded = evaluate(index, labelled, threshold=threshold, guards=True, entries=entries)
             baseline = evaluate(index, labelled, threshold=threshold, guards=False, entries=entries)
+            lines = [
+                {**line, "static_outcome": outcome(pair, found)}
+                for line, pair, found in zip(
+                    explain(index, labelled, guarded), labelled, baseline.found, strict=True
+                )
+            ]
             learned = None
             if feedback:
                 learned = evaluate(
@@ -202,7 +224,7 @@ def _evaluate_all(
                 )
         finally:
             asyncio.run(index.aclose())
-    return guarded, baseline, learned
+    return guarded, baseline, learned, lines
 
 
 @eval_app.command("calibrate")

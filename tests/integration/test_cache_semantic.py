@@ -370,6 +370,29 @@ def test_eval_cache_json_reports_the_required_keys_for_both_configurations(
     assert report["with_feedback"]["hit_rate"] == 1.0
 
 
+def test_eval_cache_explains_each_pair_with_the_guard_that_judged_it(tmp_path: Path) -> None:
+    pairs, explained = tmp_path / "pairs.jsonl", tmp_path / "explained.jsonl"
+    lines = [
+        ("How can I reset my password?", "How do I reset my password?", True),
+        ("How do I disable two-factor login?", "How do I enable two-factor login?", False),
+        ("How do I change my shipping address?", "How do I change my billing address?", False),
+    ]
+    pairs.write_text(
+        "".join(json.dumps({"query": q, "cached": c, "same": same}) + "\n" for q, c, same in lines)
+    )
+    result = CliRunner().invoke(
+        app, ["eval", "cache", "--pairs", str(pairs), "--explain", str(explained)]
+    )
+    assert result.exit_code == 0, result.output
+    paraphrase, negation, swap = (json.loads(line) for line in explained.read_text().splitlines())
+    assert paraphrase["outcome"] == "hit" and paraphrase["found"] == "How do I reset my password?"
+    assert paraphrase["verdict"].startswith("none (- / -)")  # only the framing differs
+    assert negation["outcome"] == "no hit" and negation["static_outcome"] == "wrong hit"
+    assert negation["verdict"].startswith("refused: antonyms")
+    assert negation["similarity"] > 0.8  # close enough for the static threshold
+    assert swap["verdict"] == "refused: shipping / billing swapped in one slot"
+
+
 async def test_an_unreachable_qdrant_server_degrades_to_exact_matches(
     tmp_path: Path, embedder: LocalEmbedder
 ) -> None:
