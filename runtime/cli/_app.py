@@ -17,7 +17,7 @@ from rich.table import Table
 
 from runtime._runtime import DEFAULT_TENANT, Runtime
 from runtime.cli._audit import audit
-from runtime.cli._errors import ConfigOption, console, fail, runtime_for
+from runtime.cli._errors import ConfigOption, console, fail, runtime_for, writable
 from runtime.cli._eval import eval_app
 from runtime.cli._traces import costs, traces_app
 from runtime.config import load_config
@@ -315,6 +315,8 @@ def bench(
     # left behind; each warms its prefixes up below, as a server would at start
     states = contextlib.ExitStack()
     try:
+        if json_file is not None:
+            writable(json_file, "--json")
         requests = workload(load_dataset(dataset), executions)
         runtimes = {
             side: Runtime(

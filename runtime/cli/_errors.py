@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -38,3 +39,19 @@ def runtime_for(config: Path | None) -> Runtime:
         return Runtime(load_config(config))
     except ConfigError as exc:
         raise fail(exc) from exc
+
+
+def writable(path: Path, option: str) -> None:
+    """Refuse an output file that cannot be written, before the work that fills it.
+
+    A bench or calibration takes minutes; its results must not be lost at the end to a
+    missing folder or a typo. A missing folder is created.
+    """
+    if path.parent.exists() and not path.parent.is_dir():
+        raise InputError(f"{option} {path}: {path.parent} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot create its folder ({exc.strerror})") from exc
+    if path.is_dir() or not os.access(path.parent, os.W_OK):
+        raise InputError(f"{option} {path}: cannot write a file there")

@@ -27,7 +27,7 @@ from runtime.cache._evaluation import (
     outcome,
     sweep,
 )
-from runtime.cli._errors import console, fail
+from runtime.cli._errors import console, fail, writable
 from runtime.errors import InputError, TierwiseError
 
 eval_app = typer.Typer(help="Measure quality, cost and latency.", no_args_is_help=True)
@@ -73,6 +73,8 @@ def eval_cache(
     """
     try:
         labelled = load_pairs(pairs)
+        if explained is not None:
+            writable(explained, "--explain")
     except InputError as exc:
         raise fail(exc) from exc
     try:
@@ -141,7 +143,9 @@ def eval_run(
 
     if scorer not in ("field", "exact", "judge"):
         raise fail(InputError(f"--scorer {scorer!r}: expected field, exact or judge"))
+    target = report or Path("evals/reports") / f"eval_{workflow}.md"
     try:
+        writable(target, "--report")
         items = load_dataset(dataset)[:limit]
         paths: list[Path | None] = list(configs) if configs else [None]
         loaded = [load_config(path) for path in paths]
@@ -170,7 +174,6 @@ def eval_run(
                 )
             except TierwiseError as exc:
                 raise fail(exc) from exc
-    target = report or Path("evals/reports") / f"eval_{workflow}.md"
     chart = write_report(results, workflow=workflow, dataset=dataset, scorer=scorer, report=target)
     if as_json:
         body = {
@@ -275,6 +278,8 @@ def eval_calibrate(
     from runtime.evaluation import calibrate, load_dataset
 
     try:
+        if out is not None:
+            writable(out, "--out")
         items = load_dataset(dataset)[:limit]
         loaded = load_config(config)
         runtime = Runtime(loaded)

@@ -108,3 +108,36 @@ def test_the_cli_reports_a_node_setting_found_wrong_when_the_workflow_loads(
     assert "routes.support_triage.clasify: workflow 'support_triage' has no such node" in (
         capsys.readouterr().err.replace("\n", "")
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [
+        (["bench", "--executions", "1"], "--json"),
+        (["eval", "run", "support_triage", "--dataset", "DATASET"], "--report"),
+        (["eval", "calibrate", "support_triage", "--dataset", "DATASET"], "--out"),
+        (["eval", "cache", "--pairs", "PAIRS"], "--explain"),
+    ],
+)
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_work(
+    tmp_path: Path, command: list[str], option: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text(json.dumps({"query": "a", "cached": "b", "same": True}) + "\n")
+    dataset = str(REPO / "evals/datasets/support_triage.jsonl")
+    args = [{"DATASET": dataset, "PAIRS": str(pairs)}.get(arg, arg) for arg in command]
+    result = runner.invoke(app, [*args, option, str(blocker / "out.json")])
+    assert result.exit_code == 2, result.output
+    assert f"{option} {blocker / 'out.json'}: {blocker} is a file" in result.output.replace(
+        "\n", ""
+    )
+
+
+def test_a_missing_output_folder_is_created(tmp_path: Path) -> None:
+    from runtime.cli._errors import writable
+
+    target = tmp_path / "reports" / "new" / "bench.json"
+    writable(target, "--json")
+    assert target.parent.is_dir() and not target.exists()  # nothing written before the work
