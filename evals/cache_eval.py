@@ -1,7 +1,7 @@
 """Benchmark: the semantic cache (guards) against a single static threshold, same run.
 
 Runs `tierwise eval cache` on the shipped pair sets (the set the guards were developed
-on, a held-out set, and two fresh sets written later, see ``FRESH``), on the development
+on, a held-out set, and three fresh sets written later, see ``FRESH``), on the development
 set grown to 10,000 entries for latency at scale, and calibrated: the threshold with the
 best hit rate whose wrong-hit rate stays within the target on the development set, then
 used on the held-out set. On the unscaled sets a third run reports every hit right or wrong as it
@@ -26,9 +26,11 @@ HELD_OUT = REPO / "evals/cache/support_paraphrases_heldout.jsonl"
 FRESH = (
     REPO / "evals/cache/support_paraphrases_fresh.jsonl",
     REPO / "evals/cache/support_paraphrases_fresh2.jsonl",
+    REPO / "evals/cache/support_paraphrases_fresh3.jsonl",
 )
-"""Two more sets, each written before any run on it (2026-12-03): the first before the
-word-by-word check told rewordings from one-slot swaps, the second after."""
+"""Three more sets, each written before any run on it (2026-12-03): the first before the
+word-by-word check told rewordings from one-slot swaps, the second after, the third after
+that rule's last fix."""
 
 
 def run(pairs: Path, threshold: float, *extra: str) -> dict[str, Any]:
