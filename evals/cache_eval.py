@@ -4,9 +4,9 @@ Runs `tierwise eval cache` on the shipped pair sets (the set the guards were dev
 on, a held-out set, and three fresh sets written later, see ``FRESH``), on the development
 set grown to 10,000 entries for latency at scale, and calibrated: the threshold with the
 best hit rate whose wrong-hit rate stays within the target on the development set, then
-used on the held-out set. On the unscaled sets a third run reports every hit right or wrong as it
-happens (``--feedback``), so later lookups meet the per-entry thresholds learned from
-earlier ones. Writes evals/reports/cache_eval.md.
+used on the held-out set. On the development and held-out sets a third run reports every
+hit right or wrong as it happens (``--feedback``), so later lookups meet the per-entry
+thresholds learned from earlier ones. Writes evals/reports/cache_eval.md.
 
     python -m evals.cache_eval [--threshold 0.8] [--fill 10000] [--max-wrong-hit-rate 0.01]
 """

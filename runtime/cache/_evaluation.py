@@ -61,7 +61,7 @@ class CacheEvalReport:
     threshold: float
     guards: bool
     feedback: bool = False
-    found: tuple[str | None, ...] = field(default=(), repr=False)
+    found: tuple[str | None, ...] = field(repr=False)
     """The cached text each lookup returned, pair by pair (None: no hit)."""
 
     def as_dict(self) -> dict[str, Any]:

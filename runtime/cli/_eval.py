@@ -79,7 +79,7 @@ def eval_cache(
         raise fail(exc) from exc
     try:
         guarded, baseline, learned, lines = _evaluate_all(
-            labelled, threshold, fill_to, max_wrong_hit_rate, feedback
+            labelled, threshold, fill_to, max_wrong_hit_rate, feedback, explained is not None
         )
     except InputError as exc:
         raise fail(exc) from exc
@@ -193,10 +193,11 @@ def _evaluate_all(
     fill_to: int,
     max_wrong_hit_rate: float | None,
     feedback: bool,
+    explaining: bool,
 ) -> tuple[CacheEvalReport, CacheEvalReport, CacheEvalReport | None, list[dict[str, Any]]]:
     """Tierwise, the static-threshold baseline and tierwise with feedback, on one index.
 
-    Also each pair explained (``--explain``).
+    And, when ``explaining``, each pair explained (``--explain``; none otherwise).
     """
     with tempfile.TemporaryDirectory() as folder:
         index = QdrantSemanticCache.open(LocalEmbedder(), path=Path(folder), url=None)
@@ -209,12 +210,16 @@ def _evaluate_all(
                 threshold = calibrate(points, max_wrong_hit_rate=max_wrong_hit_rate).threshold
             guarded = evaluate(index, labelled, threshold=threshold, guards=True, entries=entries)
             baseline = evaluate(index, labelled, threshold=threshold, guards=False, entries=entries)
-            lines = [
-                {**line, "static_outcome": outcome(pair, found)}
-                for line, pair, found in zip(
-                    explain(index, labelled, guarded), labelled, baseline.found, strict=True
-                )
-            ]
+            lines = (
+                [
+                    {**line, "static_outcome": outcome(pair, found)}
+                    for line, pair, found in zip(
+                        explain(index, labelled, guarded), labelled, baseline.found, strict=True
+                    )
+                ]
+                if explaining
+                else []
+            )
             learned = None
             if feedback:
                 learned = evaluate(
