@@ -8,17 +8,23 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
 
 - nothing: the texts say the same in other function words ("How can I" / "How do I");
   the hit may score a little lower than the threshold.
+- nothing, but an action named by a WordNet synonym ("switch" / "change", "edit" /
+  "delete") or the content words in another order ("link Outlook to my calendar" /
+  "connect my calendar to Outlook"): rephrased, not merely reframed; the threshold applies
+  as it is.
 - words on one side only: one text elaborates; the threshold applies as it is, unless a
   verb is among them ("restore my deleted workspace" / "delete my workspace"): an action
   added is penalised like an action rephrased.
 - words on both sides, all verbs: the action is phrased differently ("update" / "change",
   "enable" / "turn on"), which paraphrases do all the time; the hit must score higher.
-- words on both sides, not all verbs, in one slot: a thing, a quality or an amount was
-  swapped in an otherwise identical question ("billing" / "shipping", "daily" / "weekly",
-  "the side letter" / "this contract"), the shape of a minimal pair, which an embedding
-  scores as close as a paraphrase; refused. A slot is one word for one word, or the one
-  stretch of words the texts differ in when what comes before and after it is the same and
-  holds a content word, and the stretch holds no content word the other text also has.
+- one slot filled differently: refused. The texts differ in one stretch of words, and the
+  words before and after it are the same and hold a content word, the shape of a minimal
+  pair, which an embedding scores as close as a paraphrase. The stretch swaps a thing, a
+  quality or an amount ("billing" / "shipping", "daily" / "weekly", "the side letter" /
+  "this contract": no content word in it is matched in the other text), holds the same
+  content words in another order ("from yearly to monthly" / "from monthly to yearly"), or
+  names the asker on one side and someone else on the other ("a comment I posted" / "a
+  comment someone else posted"). One word for one word counts as a slot wherever it is.
 - words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
   time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
   of a paraphrase; the threshold applies as it is.
@@ -68,10 +74,19 @@ _SHARED_PREFIX = 4
 "liable"), and at least 60% of the shorter stem."""
 
 
+_FIRST_PERSON = frozenset("i me my mine myself we us our ours ourselves".split())
+_OTHER_PARTY = frozenset(
+    """someone somebody anyone anybody else other others another he him his she her they them
+    their theirs""".split()
+)
+"""Words that say whose question it is: the asker's own, or someone else's."""
+
+
 class Change(StrEnum):
     """How the content words of two texts differ."""
 
     NONE = "none"
+    REPHRASED = "rephrased"
     ADDED = "added"
     VERB_ADDED = "verb_added"
     VERBS_SWAPPED = "verbs_swapped"
@@ -81,27 +96,14 @@ class Change(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Difference:
-    """Content words of each text that nothing in the other matches."""
+    """Content words of each text that nothing in the other matches, and what that makes."""
 
     query_only: tuple[str, ...]
     cached_only: tuple[str, ...]
-    in_one_slot: bool
-    """The texts differ in one stretch of words only, which no matched word is part of, and
-    the words around it hold a content word: one slot of one question, filled differently."""
-
-    @property
-    def change(self) -> Change:
-        """The kind of difference, from which ``adjusted`` derives its correction."""
-        if not self.query_only and not self.cached_only:
-            return Change.NONE
-        words = lexicon()
-        verbs = [words.is_mostly_verb(w) for w in (*self.query_only, *self.cached_only)]
-        if not self.query_only or not self.cached_only:
-            return Change.VERB_ADDED if any(verbs) else Change.ADDED
-        if all(verbs):
-            return Change.VERBS_SWAPPED
-        one_for_one = len(self.query_only) == len(self.cached_only) == 1
-        return Change.SWAPPED if one_for_one or self.in_one_slot else Change.REWORDED
+    change: Change
+    slot: tuple[str, str] | None
+    """The stretch of each text where the two differ, when the words around it are the same
+    and hold a content word: one slot of one question, filled in two ways."""
 
     def adjusted(self, similarity: float) -> float | None:
         """The similarity a threshold is compared with, or None when the hit is refused."""
@@ -153,8 +155,11 @@ def _words(text: str) -> tuple[_Word, ...]:
     return tuple(words)
 
 
-def _slot(query: str, cached: str) -> tuple[set[str], set[str]] | None:
-    """The content words of the one stretch of each text where the two differ.
+_Tokens = tuple[tuple[str, bool], ...]
+
+
+def _slot(query: str, cached: str) -> tuple[_Tokens, _Tokens] | None:
+    """The one stretch of each text where the two differ.
 
     That is what is left once the words both start and end with are taken off; None when
     those hold no content word: then the whole question was reworded, not one slot of it.
@@ -164,9 +169,41 @@ def _slot(query: str, cached: str) -> tuple[set[str], set[str]] | None:
     after = common_prefix_length(left[before:][::-1], right[before:][::-1])
     if not any(content for _, content in (*left[:before], *left[len(left) - after :])):
         return None
-    return (
-        {w for w, content in left[before : len(left) - after] if content},
-        {w for w, content in right[before : len(right) - after] if content},
+    return left[before : len(left) - after], right[before : len(right) - after]
+
+
+def _things(tokens: _Tokens) -> list[str]:
+    """Stems of the content words that are not mostly verbs, in order: what a text names.
+
+    Verbs are left out because a question turned into the passive moves its verb past its
+    object ("encrypt my data" / "my data encrypted") without saying anything else.
+    """
+    words = lexicon()
+    return [stem(w) for w, content in tokens if content and not words.is_mostly_verb(w)]
+
+
+def _exchanged(left: _Tokens, right: _Tokens) -> bool:
+    """The same things in another order: "yearly to monthly" / "monthly to yearly"."""
+    ours, theirs = _things(left), _things(right)
+    return ours != theirs and sorted(ours) == sorted(theirs)
+
+
+def _other_party(left: _Tokens, right: _Tokens) -> bool:
+    """One side asks about the asker, the other about someone else ("I" / "someone else")."""
+    ours, theirs = {word for word, _ in left}, {word for word, _ in right}
+    mine = bool(ours & _FIRST_PERSON) and not ours & _OTHER_PARTY
+    others = bool(theirs & _OTHER_PARTY) and not theirs & _FIRST_PERSON
+    mine_back = bool(theirs & _FIRST_PERSON) and not theirs & _OTHER_PARTY
+    others_back = bool(ours & _OTHER_PARTY) and not ours & _FIRST_PERSON
+    return (mine and others) or (mine_back and others_back)
+
+
+def _reordered(query: str, cached: str) -> bool:
+    """Whether the things both texts name come in another order."""
+    ours, theirs = _things(_tokens(query)), _things(_tokens(cached))
+    shared = set(ours) & set(theirs)
+    return list(dict.fromkeys(s for s in ours if s in shared)) != list(
+        dict.fromkeys(s for s in theirs if s in shared)
     )
 
 
@@ -204,16 +241,55 @@ def difference(query: str, cached: str) -> Difference:
     left_stems = {w.stem for w in left}
     left = [w for w in left if w.stem not in right_stems]
     right = [w for w in right if w.stem not in left_stems]
+    rephrased = _reordered(query, cached)
     for matches in (_family_members, _synonyms_either_way):
         unmatched = []
         for word in left:
             partner = next((other for other in right if matches(word, other)), None)
             if partner is None:
                 unmatched.append(word)
-            else:
-                right.remove(partner)
+                continue
+            right.remove(partner)
+            if matches is _synonyms_either_way:
+                rephrased = rephrased or _both_verbs(word, partner)
         left = unmatched
     query_only, cached_only = tuple(w.text for w in left), tuple(w.text for w in right)
     slot = _slot(query, cached)
-    in_one_slot = slot is not None and slot[0] <= set(query_only) and slot[1] <= set(cached_only)
-    return Difference(query_only, cached_only, in_one_slot)
+    change = _change(query_only, cached_only, slot, rephrased=rephrased)
+    shown = None if slot is None else (_spelled(slot[0]), _spelled(slot[1]))
+    return Difference(query_only, cached_only, change, shown)
+
+
+def _both_verbs(a: _Word, b: _Word) -> bool:
+    words = lexicon()
+    return words.is_mostly_verb(a.text) and words.is_mostly_verb(b.text)
+
+
+def _spelled(tokens: _Tokens) -> str:
+    return " ".join(word for word, _ in tokens)
+
+
+def _change(
+    query_only: tuple[str, ...],
+    cached_only: tuple[str, ...],
+    slot: tuple[_Tokens, _Tokens] | None,
+    *,
+    rephrased: bool,
+) -> Change:
+    if slot is not None and (_exchanged(*slot) or _other_party(*slot)):
+        return Change.SWAPPED
+    if not query_only and not cached_only:
+        return Change.REPHRASED if rephrased else Change.NONE
+    words = lexicon()
+    verbs = [words.is_mostly_verb(w) for w in (*query_only, *cached_only)]
+    if not query_only or not cached_only:
+        return Change.VERB_ADDED if any(verbs) else Change.ADDED
+    if all(verbs):
+        return Change.VERBS_SWAPPED
+    one_for_one = len(query_only) == len(cached_only) == 1
+    in_one_slot = (
+        slot is not None
+        and {w for w, content in slot[0] if content} <= set(query_only)
+        and {w for w, content in slot[1] if content} <= set(cached_only)
+    )
+    return Change.SWAPPED if one_for_one or in_one_slot else Change.REWORDED

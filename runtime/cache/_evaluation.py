@@ -115,6 +115,8 @@ def _verdict(query: str, cached: str, similarity: float, report: CacheEvalReport
     judged = words.adjusted(similarity)
     differing = f"{', '.join(words.query_only) or '-'} / {', '.join(words.cached_only) or '-'}"
     if judged is None:
+        if words.slot is not None:
+            differing = " / ".join(repr(stretch) for stretch in words.slot)
         return f"refused: {differing} swapped in one slot"
     return f"{words.change} ({differing}): {similarity:.3f} counts as {judged:.3f} {against}"
 

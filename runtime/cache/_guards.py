@@ -2,8 +2,8 @@
 
 Two texts can embed closely and still ask different things: "enable 2FA" and "disable
 2FA", "can I get a refund" and "can't I get a refund", "order 1234" and "order 1243",
-"in March" and "in May", "Acme" and "Globex". A hit is refused when the texts differ in
-any of these, whatever their similarity.
+"in March" and "in May", "Acme" and "Globex", "how often" and "how long". A hit is
+refused when the texts differ in any of these, whatever their similarity.
 """
 
 from __future__ import annotations
@@ -98,6 +98,20 @@ _MONTHS_AND_DAYS = frozenset(
 )
 
 
+_TIME_UNITS = "(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
+_MEASURES = (
+    ("frequency", re.compile(r"\bhow (?:often|frequently|many times)\b")),
+    ("duration", re.compile(rf"\bhow (?:long|many {_TIME_UNITS})\b")),
+    ("quantity", re.compile(r"\bhow (?:much|many)\b")),
+)
+"""What a "how ..." question asks for, first match wins: "how often are backups made" and
+"how long are backups kept" ask about the same backups and want different answers."""
+
+
+def _measure(text: str) -> str | None:
+    return next((name for name, pattern in _MEASURES if pattern.search(text)), None)
+
+
 def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower().replace("\u2019", "'")))
 
@@ -177,6 +191,9 @@ def conflict(query: str, cached: str) -> str | None:
         i.lower() for i in _IDENTIFIER.findall(cached)
     }:
         return "identifiers differ"
+    asked, answered = _measure(q_lower), _measure(c_lower)
+    if asked and answered and asked != answered:
+        return f"asks {asked}, not {answered}"
     if (q_words & _MONTHS_AND_DAYS) != (c_words & _MONTHS_AND_DAYS):
         return "dates differ"
     if _entity_clash(query, cached, q_words, c_words):

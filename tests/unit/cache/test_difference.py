@@ -37,7 +37,19 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("How can I update the billing address?", "How do I change the billing address?",
          Change.VERBS_SWAPPED),
         ("How can I switch the app language?", "How do I change the app language?",
-         Change.NONE),
+         Change.REPHRASED),  # verbs matched as WordNet synonyms: an action rephrased
+        ("How do I edit a comment I posted?", "How do I delete a comment I posted?",
+         Change.REPHRASED),  # synonyms in a sense the question does not mean, no bonus
+        ("After I cancel, what happens to my data?", "What happens to my data after I cancel?",
+         Change.REPHRASED),  # the same words in another order, no slot around them
+        ("Do you encrypt my data at rest?", "Is my data encrypted at rest?",
+         Change.NONE),  # the passive moves a verb, not a thing
+        ("How do I move from yearly to monthly billing?",
+         "How do I move from monthly to yearly billing?", Change.SWAPPED),  # exchanged
+        ("Can I use two accounts on the same computer?",
+         "Can I use the same account on two computers?", Change.SWAPPED),
+        ("How do I delete a comment someone else posted?",
+         "How do I delete a comment I posted?", Change.SWAPPED),  # whose comment
         ("How do I enable dark mode?", "How do I activate dark mode?", Change.VERBS_SWAPPED),
         ("How do I change my shipping address?", "How do I change my billing address?",
          Change.SWAPPED),
@@ -75,7 +87,12 @@ def test_the_correction_follows_the_change() -> None:
         "What is the delivery time for my parcel?", "How long does my parcel take to arrive?"
     )
     assert reworded.adjusted(0.85) == pytest.approx(0.85)
-    assert not reworded.in_one_slot
+    assert reworded.slot is None
+    rephrased = difference("How can I switch the language?", "How do I change the language?")
+    assert rephrased.adjusted(0.81) == pytest.approx(0.81)
     swapped = difference("Send the report daily", "Send the report weekly")
     assert swapped.adjusted(0.99) is None
     assert swapped.query_only == ("daily",) and swapped.cached_only == ("weekly",)
+    exchanged = difference("Move me from yearly to monthly", "Move me from monthly to yearly")
+    assert exchanged.adjusted(0.99) is None
+    assert exchanged.slot == ("yearly to monthly", "monthly to yearly")

@@ -20,6 +20,8 @@ from runtime.cache import conflict
         ("Pause my plan for 2 months", "Pause my plan for six months", "numbers"),
         ("Can I return an unopened keyboard?", "Can I return an opened keyboard?", "negating"),
         ("I was logged in automatically", "I was logged out automatically", "antonyms"),
+        ("How often are backups made?", "How long are backups kept?", "asks frequency"),
+        ("How many seats are in Pro?", "How long is the Pro trial?", "asks quantity"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -36,6 +38,8 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("Does Acme support SSO?", "Is SSO supported by Acme?"),
         ("question: Where are my invoices?", "question: where can I find my invoices"),
         ("Can my subscription be paused for 2 months?", "Can I pause it for two months?"),
+        ("For how many days do you store backups?", "How long are backups kept?"),  # duration
+        ("How many times a day is data synced?", "How often is data synced?"),  # frequency
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
