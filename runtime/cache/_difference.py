@@ -172,19 +172,23 @@ def _slot(query: str, cached: str) -> tuple[_Tokens, _Tokens] | None:
     return left[before : len(left) - after], right[before : len(right) - after]
 
 
-def _things(tokens: _Tokens) -> list[str]:
-    """Stems of the content words that are not mostly verbs, in order: what a text names.
+def _things(tokens: _Tokens, other: _Tokens) -> list[str]:
+    """Stems, in order, of the content words that name things.
 
-    Verbs are left out because a question turned into the passive moves its verb past its
-    object ("encrypt my data" / "my data encrypted") without saying anything else.
+    Those are the words that are not mostly verbs, and the verbs the other text has in the
+    same form ("stand" in "monitor stand"). A verb in another form is left out: a question
+    turned into the passive moves its verb past its object ("encrypt my data" / "my data
+    encrypted") without saying anything else.
     """
-    words = lexicon()
-    return [stem(w) for w, content in tokens if content and not words.is_mostly_verb(w)]
+    words, theirs = lexicon(), {w for w, _ in other}
+    return [
+        stem(w) for w, content in tokens if content and (w in theirs or not words.is_mostly_verb(w))
+    ]
 
 
 def _exchanged(left: _Tokens, right: _Tokens) -> bool:
     """The same things in another order: "yearly to monthly" / "monthly to yearly"."""
-    ours, theirs = _things(left), _things(right)
+    ours, theirs = _things(left, right), _things(right, left)
     return ours != theirs and sorted(ours) == sorted(theirs)
 
 
@@ -200,7 +204,8 @@ def _other_party(left: _Tokens, right: _Tokens) -> bool:
 
 def _reordered(query: str, cached: str) -> bool:
     """Whether the things both texts name come in another order."""
-    ours, theirs = _things(_tokens(query)), _things(_tokens(cached))
+    left, right = _tokens(query), _tokens(cached)
+    ours, theirs = _things(left, right), _things(right, left)
     shared = set(ours) & set(theirs)
     return list(dict.fromkeys(s for s in ours if s in shared)) != list(
         dict.fromkeys(s for s in theirs if s in shared)

@@ -66,6 +66,8 @@ _ANTONYM_PAIRS = (
     ("win", "lose"),
     ("pass", "fail"),
     ("valid", "invalid"),
+    ("right", "wrong"),
+    ("correct", "wrong"),
     ("success", "failure"),
     ("accept", "decline"),
     ("lost", "found"),
