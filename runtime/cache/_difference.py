@@ -15,8 +15,9 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
 - words on one side only: one text elaborates; the threshold applies as it is, unless a
   verb is among them ("restore my deleted workspace" / "delete my workspace"): an action
   added is penalised like an action rephrased.
-- words on both sides, all verbs: the action is phrased differently ("update" / "change",
-  "enable" / "turn on"), which paraphrases do all the time; the hit must score higher.
+- words on both sides, all verbs, framed differently: the action is phrased differently
+  ("How can I update" / "How do I change", "enable" / "turn on"), which paraphrases do all
+  the time; the hit must score higher.
 - one slot filled differently: refused. The texts differ in one stretch of words, and the
   words before and after it are the same and hold a content word, the shape of a minimal
   pair, which an embedding scores as close as a paraphrase. The stretch swaps a thing, a
@@ -24,7 +25,10 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   "this contract": no content word in it is matched in the other text), holds the same
   content words in another order ("from yearly to monthly" / "from monthly to yearly"), or
   names the asker on one side and someone else on the other ("a comment I posted" / "a
-  comment someone else posted"). One word for one word counts as a slot wherever it is.
+  comment someone else posted"). A verb for a verb in an otherwise identical question is a
+  slot too ("reduce" / "exceed my storage quota"): paraphrases that rephrase an action
+  change a particle or the framing as well, as all 420 in the shipped pair sets do. One
+  word for one word that is not a verb counts as a slot wherever it is.
 - words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
   time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
   of a paraphrase; the threshold applies as it is.
@@ -289,6 +293,8 @@ def _change(
     verbs = [words.is_mostly_verb(w) for w in (*query_only, *cached_only)]
     if not query_only or not cached_only:
         return Change.VERB_ADDED if any(verbs) else Change.ADDED
+    if slot is not None and len(slot[0]) == len(slot[1]) == 1:
+        return Change.SWAPPED  # one word for one word and nothing else, verbs too
     if all(verbs):
         return Change.VERBS_SWAPPED
     one_for_one = len(query_only) == len(cached_only) == 1

@@ -52,7 +52,11 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          "Can I use the same account on two computers?", Change.SWAPPED),
         ("How do I delete a comment someone else posted?",
          "How do I delete a comment I posted?", Change.SWAPPED),  # whose comment
-        ("How do I enable dark mode?", "How do I activate dark mode?", Change.VERBS_SWAPPED),
+        ("How can I enable dark mode?", "How do I activate dark mode?", Change.VERBS_SWAPPED),
+        ("How do I enable dark mode?", "How do I activate dark mode?",
+         Change.SWAPPED),  # one verb for one in an otherwise identical question
+        ("What happens if I reduce my storage quota?",
+         "What happens if I exceed my storage quota?", Change.SWAPPED),
         ("How do I change my shipping address?", "How do I change my billing address?",
          Change.SWAPPED),
         ("Can I move my data to the US region?", "Can I move my data to the EU region?",
@@ -81,7 +85,7 @@ def test_the_names_of_key_inputs_are_not_context_two_questions_share() -> None:
 def test_the_correction_follows_the_change() -> None:
     same = difference("How can I export my data?", "How do I export my data?")
     assert same.adjusted(0.75) == pytest.approx(0.75 + SAME_WORDS_BONUS)
-    verbs = difference("How do I enable dark mode?", "How do I activate dark mode?")
+    verbs = difference("How can I enable dark mode?", "How do I activate dark mode?")
     assert verbs.adjusted(0.9) == pytest.approx(0.9 - VERB_SWAP_PENALTY)
     added = difference("Where is my hardware order?", "Where is my order?")
     assert added.adjusted(0.85) == pytest.approx(0.85)
