@@ -29,6 +29,8 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   slot too ("reduce" / "exceed my storage quota"): paraphrases that rephrase an action
   change a particle or the framing as well, as all 420 in the shipped pair sets do. One
   word for one word that is not a verb counts as a slot wherever it is.
+- the same words in another order with the asker the object on one side only ("Can my
+  team set a limit for me?" / "Can I set a limit for my team?"): roles reversed, refused.
 - words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
   time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
   of a paraphrase; the threshold applies as it is.
@@ -84,6 +86,7 @@ _OTHER_PARTY = frozenset(
     their theirs""".split()
 )
 """Words that say whose question it is: the asker's own, or someone else's."""
+_ASKER_AS_OBJECT = frozenset({"me", "us"})
 
 
 class Change(StrEnum):
@@ -95,6 +98,7 @@ class Change(StrEnum):
     VERB_ADDED = "verb_added"
     VERBS_SWAPPED = "verbs_swapped"
     SWAPPED = "swapped"
+    REVERSED = "reversed"
     REWORDED = "reworded"
 
 
@@ -112,7 +116,7 @@ class Difference:
     def adjusted(self, similarity: float) -> float | None:
         """The similarity a threshold is compared with, or None when the hit is refused."""
         change = self.change
-        if change is Change.SWAPPED:
+        if change in (Change.SWAPPED, Change.REVERSED):
             return None
         if change is Change.NONE:
             return similarity + SAME_WORDS_BONUS
@@ -140,9 +144,13 @@ def _tokens(text: str) -> tuple[tuple[str, bool], ...]:
     for pattern, replacement in _CONTRACTIONS:
         lowered = pattern.sub(replacement, lowered)
     return tuple(
-        (word, not ((word in _FUNCTION_WORDS and word not in acronyms) or word.isdigit()))
+        ("a" if word == "an" else word, not _framing(word, acronyms))
         for word in _WORD.findall(lowered)
     )
+
+
+def _framing(word: str, acronyms: set[str]) -> bool:
+    return (word in _FUNCTION_WORDS and word not in acronyms) or word.isdigit()
 
 
 @functools.lru_cache(maxsize=16_384)
@@ -206,6 +214,16 @@ def _other_party(left: _Tokens, right: _Tokens) -> bool:
     return (mine and others) or (mine_back and others_back)
 
 
+def _asker_moved(query: str, cached: str) -> bool:
+    """Whether the asker is the object ("me", "us") on one side only.
+
+    With the same words reordered, that says who does what to whom changed: "Can my team
+    set a limit for me?" / "Can I set a limit for my team?".
+    """
+    ours, theirs = {w for w, _ in _tokens(query)}, {w for w, _ in _tokens(cached)}
+    return bool(ours & _ASKER_AS_OBJECT) != bool(theirs & _ASKER_AS_OBJECT)
+
+
 def _reordered(query: str, cached: str) -> bool:
     """Whether the things both texts name come in another order."""
     left, right = _tokens(query), _tokens(cached)
@@ -250,7 +268,7 @@ def difference(query: str, cached: str) -> Difference:
     left_stems = {w.stem for w in left}
     left = [w for w in left if w.stem not in right_stems]
     right = [w for w in right if w.stem not in left_stems]
-    rephrased = _reordered(query, cached)
+    reordered, by_synonym = _reordered(query, cached), False
     for matches in (_family_members, _synonyms_either_way):
         unmatched = []
         for word in left:
@@ -260,11 +278,14 @@ def difference(query: str, cached: str) -> Difference:
                 continue
             right.remove(partner)
             if matches is _synonyms_either_way:
-                rephrased = rephrased or _both_verbs(word, partner)
+                by_synonym = by_synonym or _both_verbs(word, partner)
         left = unmatched
     query_only, cached_only = tuple(w.text for w in left), tuple(w.text for w in right)
     slot = _slot(query, cached)
-    change = _change(query_only, cached_only, slot, rephrased=rephrased)
+    if not query_only and not cached_only and reordered and _asker_moved(query, cached):
+        change = Change.REVERSED
+    else:
+        change = _change(query_only, cached_only, slot, rephrased=reordered or by_synonym)
     shown = None if slot is None else (_spelled(slot[0]), _spelled(slot[1]))
     return Difference(query_only, cached_only, change, shown)
 

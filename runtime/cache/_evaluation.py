@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from runtime._jsonl import read_jsonl
-from runtime.cache._difference import difference
+from runtime.cache._difference import Change, difference
 from runtime.cache._guards import conflict
 from runtime.cache._keys import CacheScope, key_text, normalise
 from runtime.cache._policy import CacheMode, CachePolicy
@@ -114,6 +114,8 @@ def _verdict(query: str, cached: str, similarity: float, report: CacheEvalReport
     words = difference(query, cached)
     judged = words.adjusted(similarity)
     differing = f"{', '.join(words.query_only) or '-'} / {', '.join(words.cached_only) or '-'}"
+    if words.change is Change.REVERSED:
+        return "refused: the same words, with the asker the object on one side only"
     if judged is None:
         if words.slot is not None:
             differing = " / ".join(repr(stretch) for stretch in words.slot)

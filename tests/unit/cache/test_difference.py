@@ -55,6 +55,12 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("How can I enable dark mode?", "How do I activate dark mode?", Change.VERBS_SWAPPED),
         ("How do I enable dark mode?", "How do I activate dark mode?",
          Change.SWAPPED),  # one verb for one in an otherwise identical question
+        ("Can I recover files from an archived workspace?",
+         "Can I recover files from a deleted workspace?", Change.SWAPPED),  # "an" is "a"
+        ("Can my team set a spending limit for me?", "Can I set a spending limit for my team?",
+         Change.REVERSED),  # who sets a limit for whom
+        ("Can you tell me where my hardware order is?", "Where is my hardware order?",
+         Change.NONE),  # "me" on one side, but nothing reordered
         ("What happens if I reduce my storage quota?",
          "What happens if I exceed my storage quota?", Change.SWAPPED),
         ("How do I change my shipping address?", "How do I change my billing address?",
@@ -99,6 +105,8 @@ def test_the_correction_follows_the_change() -> None:
     swapped = difference("Send the report daily", "Send the report weekly")
     assert swapped.adjusted(0.99) is None
     assert swapped.query_only == ("daily",) and swapped.cached_only == ("weekly",)
+    reversed_roles = difference("Can people invite me?", "Can I invite people?")
+    assert reversed_roles.adjusted(0.99) is None
     exchanged = difference("Move me from yearly to monthly", "Move me from monthly to yearly")
     assert exchanged.adjusted(0.99) is None
     assert exchanged.slot == ("yearly to monthly", "monthly to yearly")

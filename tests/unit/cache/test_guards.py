@@ -20,6 +20,7 @@ from runtime.cache import conflict
         ("Pause my plan for 2 months", "Pause my plan for six months", "numbers"),
         ("Can I return an unopened keyboard?", "Can I return an opened keyboard?", "negating"),
         ("I was logged in automatically", "I was logged out automatically", "antonyms"),
+        ("How do I let members delete files?", "How do I stop members deleting files?", "antonyms"),
         ("Tickets go to the right queue", "Tickets go to the wrong queue", "antonyms"),
         ("How often are backups made?", "How long are backups kept?", "asks frequency"),
         ("How many seats are in Pro?", "How long is the Pro trial?", "asks quantity"),
