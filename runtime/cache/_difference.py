@@ -27,7 +27,7 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   names the asker on one side and someone else on the other ("a comment I posted" / "a
   comment someone else posted"). A verb for a verb in an otherwise identical question is a
   slot too ("reduce" / "exceed my storage quota"): paraphrases that rephrase an action
-  change a particle or the framing as well, as all 420 in the shipped pair sets do. One
+  change a particle or the framing as well, as all 480 in the shipped pair sets do. One
   word for one word that is not a verb counts as a slot wherever it is.
 - the same words in another order with the asker the object on one side only ("Can my
   team set a limit for me?" / "Can I set a limit for my team?"): roles reversed, refused.
