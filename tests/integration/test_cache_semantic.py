@@ -376,6 +376,7 @@ def test_eval_cache_explains_each_pair_with_the_guard_that_judged_it(tmp_path: P
         ("How can I reset my password?", "How do I reset my password?", True),
         ("How do I disable two-factor login?", "How do I enable two-factor login?", False),
         ("How do I change my shipping address?", "How do I change my billing address?", False),
+        ("Can my team set a limit for me?", "Can I set a limit for my team?", False),
     ]
     pairs.write_text(
         "".join(json.dumps({"query": q, "cached": c, "same": same}) + "\n" for q, c, same in lines)
@@ -384,13 +385,16 @@ def test_eval_cache_explains_each_pair_with_the_guard_that_judged_it(tmp_path: P
         app, ["eval", "cache", "--pairs", str(pairs), "--explain", str(explained)]
     )
     assert result.exit_code == 0, result.output
-    paraphrase, negation, swap = (json.loads(line) for line in explained.read_text().splitlines())
+    paraphrase, negation, swap, roles = (
+        json.loads(line) for line in explained.read_text().splitlines()
+    )
     assert paraphrase["outcome"] == "hit" and paraphrase["found"] == "How do I reset my password?"
     assert paraphrase["verdict"].startswith("none (- / -)")  # only the framing differs
     assert negation["outcome"] == "no hit" and negation["static_outcome"] == "wrong hit"
     assert negation["verdict"].startswith("refused: antonyms")
     assert negation["similarity"] > 0.8  # close enough for the static threshold
-    assert swap["verdict"] == "refused: shipping / billing swapped in one slot"
+    assert swap["verdict"] == "refused: 'shipping' / 'billing' swapped in one slot"
+    assert roles["verdict"].startswith("refused: the same words, with the asker the object")
 
 
 async def test_an_unreachable_qdrant_server_degrades_to_exact_matches(
