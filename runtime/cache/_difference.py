@@ -282,10 +282,13 @@ def difference(query: str, cached: str) -> Difference:
         left = unmatched
     query_only, cached_only = tuple(w.text for w in left), tuple(w.text for w in right)
     slot = _slot(query, cached)
-    if not query_only and not cached_only and reordered and _asker_moved(query, cached):
-        change = Change.REVERSED
-    else:
-        change = _change(query_only, cached_only, slot, rephrased=reordered or by_synonym)
+    change = _change(
+        query_only,
+        cached_only,
+        slot,
+        rephrased=reordered or by_synonym,
+        roles_reversed=reordered and _asker_moved(query, cached),
+    )
     shown = None if slot is None else (_spelled(slot[0]), _spelled(slot[1]))
     return Difference(query_only, cached_only, change, shown)
 
@@ -305,10 +308,13 @@ def _change(
     slot: tuple[_Tokens, _Tokens] | None,
     *,
     rephrased: bool,
+    roles_reversed: bool,
 ) -> Change:
     if slot is not None and (_exchanged(*slot) or _other_party(*slot)):
         return Change.SWAPPED
     if not query_only and not cached_only:
+        if roles_reversed:
+            return Change.REVERSED
         return Change.REPHRASED if rephrased else Change.NONE
     words = lexicon()
     verbs = [words.is_mostly_verb(w) for w in (*query_only, *cached_only)]
