@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from runtime._sequences import common_prefix_length
-from runtime.cache._lexicon import lexicon, stem
+from runtime.cache._lexicon import lexicon, spelled_out, stem
 
 SAME_WORDS_BONUS = 0.1
 """Similarity added when every content word is matched: the texts differ only in framing."""
@@ -263,6 +263,7 @@ def _synonyms_either_way(a: _Word, b: _Word) -> bool:
 
 def difference(query: str, cached: str) -> Difference:
     """Line the content words up: same stem first, then word family, then synonyms."""
+    query, cached = spelled_out(query), spelled_out(cached)
     left, right = list(_words(query)), list(_words(cached))
     right_stems = {w.stem for w in right}
     left_stems = {w.stem for w in left}

@@ -117,8 +117,8 @@ def _verdict(query: str, cached: str, similarity: float, report: CacheEvalReport
     if words.change is Change.REVERSED:
         return "refused: the same words, with the asker the object on one side only"
     if judged is None:
-        if words.slot is not None:
-            differing = " / ".join(repr(stretch) for stretch in words.slot)
+        sides = words.slot or (" ".join(words.query_only), " ".join(words.cached_only))
+        differing = " / ".join(repr(side) for side in sides)
         return f"refused: {differing} swapped in one slot"
     return f"{words.change} ({differing}): {similarity:.3f} counts as {judged:.3f} {against}"
 

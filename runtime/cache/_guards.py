@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from runtime.cache._lexicon import spelled_out
+
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]*\b", re.IGNORECASE)
@@ -94,6 +96,8 @@ _NUMBER_WORDS = {
     )
 } | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "twice": "2", "thrice": "3"}
 """Amounts written out count as numbers: "six months" and "two months" differ."""
+_NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})\b(?!-[a-z])")
+"""A number word, unless it begins a compound: "two-factor" and "one-time" count nothing."""
 _NEGATING_PREFIXES = ("un", "in", "im", "dis", "non", "non-")
 
 _MONTHS_AND_DAYS = frozenset(
@@ -146,8 +150,9 @@ def _has(term: str, words: set[str], text: str) -> bool:
     return any(term + ending in words for ending in _INFLECTIONS)
 
 
-def _numbers(text: str, words: set[str]) -> set[str]:
-    return set(_NUMBER.findall(text)) | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
+def _numbers(text: str) -> set[str]:
+    spelled = {_NUMBER_WORDS[w] for w in _NUMBER_WORD.findall(text.lower())}
+    return set(_NUMBER.findall(text)) | spelled
 
 
 def _negated_by_prefix(a: set[str], b: set[str]) -> str | None:
@@ -180,6 +185,7 @@ def _entity_clash(query: str, cached: str, q_words: set[str], c_words: set[str])
 
 def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
+    query, cached = spelled_out(query), spelled_out(cached)
     q_lower, c_lower = query.lower(), cached.lower()
     if _negated(query) != _negated(cached):
         return "negation differs"
@@ -190,7 +196,7 @@ def conflict(query: str, cached: str) -> str | None:
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
     if prefixed:
         return f"negating prefix: {prefixed}"
-    if _numbers(query, q_words) != _numbers(cached, c_words):
+    if _numbers(query) != _numbers(cached):
         return "numbers differ"
     if {i.lower() for i in _IDENTIFIER.findall(query)} != {
         i.lower() for i in _IDENTIFIER.findall(cached)

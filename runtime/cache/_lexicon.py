@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import mmap
+import re
 import threading
 from collections.abc import Iterator
 from importlib import metadata
@@ -33,6 +34,10 @@ _DETACH = {
 }  # fmt: skip
 """WordNet's own detachment rules (morphy): inflected form to base form, per part of speech."""
 
+_ABBREVIATIONS = ((re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),)
+"""Abbreviations spelled out before two questions are compared: "2FA" has a digit in it, so
+left alone it reads as an amount ("2") or an identifier that "two-factor" lacks."""
+
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls
 
@@ -41,6 +46,13 @@ def stem(word: str) -> str:
     """The Snowball (Porter 2) stem: "billing" and "billed" both give "bill"."""
     with _stem_lock:
         return str(_stemmer.stemWord(word))
+
+
+def spelled_out(text: str) -> str:
+    """``text`` with the abbreviations it uses spelled out ("2FA": "two-factor authentication")."""
+    for abbreviation, words in _ABBREVIATIONS:
+        text = abbreviation.sub(words, text)
+    return text
 
 
 class Lexicon:

@@ -65,6 +65,8 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          "What happens if I exceed my storage quota?", Change.SWAPPED),
         ("How do I change my shipping address?", "How do I change my billing address?",
          Change.SWAPPED),
+        ("Can I turn off 2FA?", "Can I turn off two-factor authentication?",
+         Change.NONE),  # the abbreviation spelled out
         ("Can I move my data to the US region?", "Can I move my data to the EU region?",
          Change.SWAPPED),  # "US" is an acronym here, not the pronoun
         ("Is the customer liable?", "Is the supplier liable?", Change.SWAPPED),

@@ -41,6 +41,8 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("question: Where are my invoices?", "question: where can I find my invoices"),
         ("Can my subscription be paused for 2 months?", "Can I pause it for two months?"),
         ("For how many days do you store backups?", "How long are backups kept?"),  # duration
+        ("Where do I find my one-time code?", "Where do I find my login code?"),  # no amount
+        ("How do I reset my 2FA?", "How do I reset my two-factor authentication?"),
         ("How many times a day is data synced?", "How often is data synced?"),  # frequency
     ],
 )
