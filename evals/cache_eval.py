@@ -1,7 +1,7 @@
 """Benchmark: the semantic cache (guards) against a single static threshold, same run.
 
 Runs `tierwise eval cache` on the shipped pair sets (the set the guards were developed
-on, a held-out set, and five fresh sets written later, see ``FRESH``), on the development
+on, a held-out set, and six fresh sets written later, see ``FRESH``), on the development
 set grown to 10,000 entries for latency at scale, and calibrated: the threshold with the
 best hit rate whose wrong-hit rate stays within the target on the development set, then
 used on the held-out set. On the development and held-out sets a third run reports every
@@ -29,12 +29,14 @@ FRESH = (
     REPO / "evals/cache/support_paraphrases_fresh3.jsonl",
     REPO / "evals/cache/support_paraphrases_fresh4.jsonl",
     REPO / "evals/cache/support_paraphrases_fresh5.jsonl",
+    REPO / "evals/cache/support_paraphrases_fresh6.jsonl",
 )
-"""Five more sets, each written before any run on it: the first before the word-by-word
+"""Six more sets, each written before any run on it: the first before the word-by-word
 check told rewordings from one-slot swaps, the second after, the third after that rule's
 last fix, the fourth and fifth each before the rules read off the set before it (all on
-2026-12-03). Each set's wrong hits were read after its first run, so only that first run
-is a clean estimate; the README gives both."""
+2026-12-03), the sixth after the rules read off the fifth (2026-12-04). Each set's wrong
+hits were read after its first run, so only that first run is a clean estimate; the README
+gives both."""
 
 
 def run(pairs: Path, threshold: float, *extra: str) -> dict[str, Any]:

@@ -67,6 +67,14 @@ _ANTONYM_PAIRS = (
     ("earliest", "latest"),
     ("higher", "lower"),
     ("above", "below"),
+    ("over", "under"),
+    ("merge", "split"),
+    ("combine", "split"),
+    ("new", "existing"),
+    ("one", "every"),
+    ("one", "all"),
+    ("single", "every"),
+    ("single", "all"),
     ("always", "never"),
     ("win", "lose"),
     ("pass", "fail"),
@@ -98,6 +106,9 @@ _NUMBER_WORDS = {
 """Amounts written out count as numbers: "six months" and "two months" differ."""
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})\b(?!-[a-z])")
 """A number word, unless it begins a compound: "two-factor" and "one-time" count nothing."""
+_CLAUSE = re.compile(r"[.,!?:;\n]")
+_QUESTION_WORDS = frozenset("who whom whose what when where which why how".split())
+
 _NEGATING_PREFIXES = ("un", "in", "im", "dis", "non", "non-")
 
 _MONTHS_AND_DAYS = frozenset(
@@ -151,8 +162,18 @@ def _has(term: str, words: set[str], text: str) -> bool:
 
 
 def _numbers(text: str) -> set[str]:
+    """The amounts in ``text``, but for one: "one project" is "a project", "a different one"."""
     spelled = {_NUMBER_WORDS[w] for w in _NUMBER_WORD.findall(text.lower())}
-    return set(_NUMBER.findall(text)) | spelled
+    return (set(_NUMBER.findall(text)) | spelled) - {"1"}
+
+
+def _embedded_questions(text: str) -> set[str]:
+    """Question words inside a clause: "change *who* gets the invoice", not "*How* do I"."""
+    found = set()
+    for clause in _CLAUSE.split(text.lower()):
+        words = _WORD.findall(clause)
+        found |= {w for w in words[1:] if w in _QUESTION_WORDS}
+    return found
 
 
 def _negated_by_prefix(a: set[str], b: set[str]) -> str | None:
@@ -198,6 +219,9 @@ def conflict(query: str, cached: str) -> str | None:
         return f"negating prefix: {prefixed}"
     if _numbers(query) != _numbers(cached):
         return "numbers differ"
+    q_wh, c_wh = _embedded_questions(query), _embedded_questions(cached)
+    if q_wh and c_wh and q_wh != c_wh:
+        return f"asks {'/'.join(sorted(q_wh))}, not {'/'.join(sorted(c_wh))}"
     if {i.lower() for i in _IDENTIFIER.findall(query)} != {
         i.lower() for i in _IDENTIFIER.findall(cached)
     }:
