@@ -24,6 +24,10 @@ _NEGATIONS = frozenset(
     "without unable".split()
 )
 
+_FAILURES = ("fail", "stuck", "stopped", "missing", "empty", "blank", "broken", "ignore")
+"""Words that say something does not work: a question with one of them and a question that
+negates instead ("never finishes" / "stuck") ask the same."""
+
 _ANTONYM_PAIRS = (
     ("enable", "disable"),
     ("enabled", "disabled"),
@@ -136,9 +140,29 @@ def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower().replace("\u2019", "'")))
 
 
+def _negations(words: set[str]) -> set[str]:
+    return (words & _NEGATIONS) | {w for w in words if w.endswith("n't")}
+
+
 def _negated(text: str) -> bool:
-    words = _words(text)
-    return bool(words & _NEGATIONS) or any(w.endswith("n't") for w in words)
+    return bool(_negations(_words(text)))
+
+
+def _same_polarity(query: str, cached: str) -> bool:
+    """Both texts assert, or both deny, or one denies what the other calls a failure.
+
+    "Uploads over 2 GB won't work" asks what "Why does the upload fail over 2 GB?" asks; a
+    "without" is matched only by "missing" ("arrived without a stand" is not "arrived
+    broken").
+    """
+    q_words, c_words = _words(query), _words(cached)
+    q_not, c_not = _negations(q_words), _negations(c_words)
+    if bool(q_not) == bool(c_not):
+        return True
+    denying, plain = (q_not, c_words) if q_not else (c_not, q_words)
+    if denying == {"without"}:
+        return "missing" in plain
+    return any(_has(word, plain, "") for word in _FAILURES)
 
 
 def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | None:
@@ -208,7 +232,7 @@ def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
     query, cached = spelled_out(query), spelled_out(cached)
     q_lower, c_lower = query.lower(), cached.lower()
-    if _negated(query) != _negated(cached):
+    if not _same_polarity(query, cached):
         return "negation differs"
     q_words, c_words = _words(query), _words(cached)
     clash = _antonym_clash(q_words, c_words, q_lower, c_lower)
