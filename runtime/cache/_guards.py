@@ -144,18 +144,13 @@ def _negations(words: set[str]) -> set[str]:
     return (words & _NEGATIONS) | {w for w in words if w.endswith("n't")}
 
 
-def _negated(text: str) -> bool:
-    return bool(_negations(_words(text)))
-
-
-def _same_polarity(query: str, cached: str) -> bool:
+def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     """Both texts assert, or both deny, or one denies what the other calls a failure.
 
     "Uploads over 2 GB won't work" asks what "Why does the upload fail over 2 GB?" asks; a
     "without" is matched only by "missing" ("arrived without a stand" is not "arrived
     broken").
     """
-    q_words, c_words = _words(query), _words(cached)
     q_not, c_not = _negations(q_words), _negations(c_words)
     if bool(q_not) == bool(c_not):
         return True
@@ -232,9 +227,9 @@ def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
     query, cached = spelled_out(query), spelled_out(cached)
     q_lower, c_lower = query.lower(), cached.lower()
-    if not _same_polarity(query, cached):
-        return "negation differs"
     q_words, c_words = _words(query), _words(cached)
+    if not _same_polarity(q_words, c_words):
+        return "negation differs"
     clash = _antonym_clash(q_words, c_words, q_lower, c_lower)
     if clash:
         return f"antonyms: {clash}"
