@@ -27,13 +27,16 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   names the asker on one side and someone else on the other ("a comment I posted" / "a
   comment someone else posted"). A verb for a verb in an otherwise identical question is a
   slot too ("reduce" / "exceed my storage quota"): paraphrases that rephrase an action
-  change a particle or the framing as well, as all 480 in the shipped pair sets do. One
-  word for one word that is not a verb counts as a slot wherever it is.
+  change a particle or the framing as well, as all 480 in the shipped pair sets do.
 - the same words in another order with the asker the object on one side only ("Can my
   team set a limit for me?" / "Can I set a limit for my team?"): roles reversed, refused.
 - words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
   time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
-  of a paraphrase; the threshold applies as it is.
+  of a paraphrase; the threshold applies as it is. That holds for one word each side too
+  ("Is priority support part of the Pro plan?" / "Does the Pro plan include priority
+  support?"): with no same words around them the two were not swapped in one slot. Over
+  the nine shipped pair sets such pairs were 39 paraphrases and 2 negatives, both under
+  0.65 similarity.
 """
 
 from __future__ import annotations
@@ -331,4 +334,4 @@ def _change(
         and {w for w, content in slot[0] if content} <= set(query_only)
         and {w for w, content in slot[1] if content} <= set(cached_only)
     )
-    return Change.SWAPPED if one_for_one or in_one_slot else Change.REWORDED
+    return Change.SWAPPED if (one_for_one and slot is not None) or in_one_slot else Change.REWORDED

@@ -77,6 +77,10 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.REWORDED),  # several words each side, no words alike before or after them
         ("Which fee applies to a late payment?", "How much do you charge when I pay late?",
          Change.REWORDED),
+        ("Is priority support part of the Pro plan?", "Does the Pro plan include priority support?",
+         Change.REWORDED),  # one word each side ("part" / "include"), but no slot around them
+        ("Do you take daily backups of my data?", "Is my data backed up every day?",
+         Change.REWORDED),
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
