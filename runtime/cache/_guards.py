@@ -100,6 +100,26 @@ _ANTONYM_PAIRS = (
     ("this week", "last week"),
 )
 
+_SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+[\w'-]+){0,3}?\s+"
+_STOPPING = (
+    re.compile(_SWITCHED + r"off\b"),
+    re.compile(
+        r"\b(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|"
+        r"uninstall|unpublish)(?:e|es|ed|ing|s|ped|ping|led|ling)?\b"
+    ),
+)
+_STARTING = (
+    re.compile(_SWITCHED + r"on\b"),
+    re.compile(r"\bset(?:s|ting)?\s+(?:it\s+|them\s+)?up\b"),
+    re.compile(
+        r"\b(?:enabl|activat|add|creat|start|subscrib|invit|install|set)"
+        r"(?:e|es|ed|ing|s|ting)?\b"
+    ),
+)
+"""Actions that end or take something away, and actions that begin or add something: a
+question asking for one of each asks the opposite ("turn off" / "set an out-of-office
+reply", "remove" / "set a due date"), whichever two verbs it uses."""
+
 _NUMBER_WORDS = {
     word: str(value)
     for value, word in enumerate(
@@ -160,6 +180,23 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     return any(_has(word, plain, "") for word in _FAILURES)
 
 
+def _actions(text: str) -> tuple[bool, bool]:
+    """Whether ``text`` asks to stop or take away something, and whether to start or add."""
+    return (
+        any(p.search(text) for p in _STOPPING),
+        any(p.search(text) for p in _STARTING),
+    )
+
+
+def _opposed_actions(q_lower: str, c_lower: str) -> bool:
+    """One side only stops or removes, the other only starts or adds."""
+    q_stop, q_start = _actions(q_lower)
+    c_stop, c_start = _actions(c_lower)
+    return (q_stop and not q_start and c_start and not c_stop) or (
+        q_start and not q_stop and c_stop and not c_start
+    )
+
+
 def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | None:
     for left, right in _ANTONYM_PAIRS:
         a_left, a_right = _has(left, a, a_text), _has(right, a, a_text)
@@ -186,12 +223,20 @@ def _numbers(text: str) -> set[str]:
     return (set(_NUMBER.findall(text)) | spelled) - {"1"}
 
 
+_PERSONS = frozenset("people person persons user users member members party parties".split())
+"""After "which", nouns that make it ask "who": "see *which people* viewed my document"."""
+
+
 def _embedded_questions(text: str) -> set[str]:
     """Question words inside a clause: "change *who* gets the invoice", not "*How* do I"."""
     found = set()
     for clause in _CLAUSE.split(text.lower()):
         words = _WORD.findall(clause)
-        found |= {w for w in words[1:] if w in _QUESTION_WORDS}
+        for i, word in enumerate(words[1:], start=1):
+            if word == "which" and i + 1 < len(words) and words[i + 1] in _PERSONS:
+                found.add("who")
+            elif word in _QUESTION_WORDS:
+                found.add(word)
     return found
 
 
@@ -233,6 +278,8 @@ def conflict(query: str, cached: str) -> str | None:
     clash = _antonym_clash(q_words, c_words, q_lower, c_lower)
     if clash:
         return f"antonyms: {clash}"
+    if _opposed_actions(q_lower, c_lower):
+        return "actions oppose: one stops or removes, the other starts or adds"
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
     if prefixed:
         return f"negating prefix: {prefixed}"
