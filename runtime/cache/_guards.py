@@ -83,6 +83,7 @@ _ANTONYM_PAIRS = (
     ("win", "lose"),
     ("pass", "fail"),
     ("valid", "invalid"),
+    ("same", "different"),
     ("right", "wrong"),
     ("correct", "wrong"),
     ("success", "failure"),

@@ -32,6 +32,7 @@ from runtime.cache import conflict
         ("The monitor arrived without a stand", "The monitor stand arrived broken", "negation"),
         ("My data is syncing", "My data is not syncing", "negation"),
         ("Can I get a refund for 1 seat?", "Can I get a refund for 3 seats?", "numbers"),
+        ("Can I set the same price for all?", "Can I set different prices for each?", "antonyms"),
         (
             "How do I turn off an out-of-office reply?",
             "How do I set an out-of-office reply?",
