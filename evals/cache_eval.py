@@ -8,8 +8,9 @@ used on the held-out set. On the development and held-out sets a third run repor
 hit right or wrong as it happens (``--feedback``), so later lookups meet the per-entry
 thresholds learned from earlier ones. Then the fresh sets at lower thresholds: the static
 threshold's hit rate there is the share of paraphrases whose own entry is the nearest at
-that similarity, the most any guard could let through, so the sweep shows how much of
-what is missed the embedding model misses. Writes evals/reports/cache_eval.md.
+that similarity, the most a cache that trusts the nearest entry could let through (tierwise
+also tries the next nearest when a guard refuses one), so the sweep shows how much of what
+is missed the embedding model misses. Writes evals/reports/cache_eval.md.
 
     python -m evals.cache_eval [--threshold 0.8] [--fill 10000] [--max-wrong-hit-rate 0.01]
 """
@@ -71,8 +72,8 @@ def rows(name: str, report: dict[str, Any]) -> list[str]:
 
 
 def sweep_rows(threshold: float) -> list[str]:
-    """Per fresh set and threshold: the static threshold's hits (the ceiling for any guard),
-    its wrong-hit rate, and tierwise's hits and wrong hits."""
+    """Per fresh set and threshold: the static threshold's hits (own entry nearest and over
+    the threshold), its wrong-hit rate, and tierwise's hits and wrong hits."""
     out = [
         "| pairs | threshold | static: hit rate | static: wrong / hits | tierwise: hit rate "
         "| tierwise: wrong / hits |",
@@ -116,7 +117,8 @@ def main() -> None:
         "Measured by `python -m evals.cache_eval`; latency is per lookup, embedding included, "
         "on this machine.\n\n" + table + "\n## The fresh sets at lower thresholds\n\n"
         "The static threshold's hit rate is the share of paraphrases whose own entry is the "
-        "nearest at that similarity: no guard could let more through.\n\n" + sweep
+        "nearest at that similarity: a cache trusting the nearest entry could let no more "
+        "through.\n\n" + sweep
     )
     print(table)
     print(sweep)

@@ -111,15 +111,14 @@ _STOPPING = (
 )
 _STARTING = (
     re.compile(_SWITCHED + r"on\b"),
-    re.compile(r"\bset(?:s|ting)?\s+(?:it\s+|them\s+)?up\b"),
     re.compile(
         r"\b(?:enabl|activat|add|creat|start|subscrib|invit|install|set)"
         r"(?:e|es|ed|ing|s|ting)?\b"
     ),
 )
-"""Actions that end or take something away, and actions that begin or add something: a
-question asking for one of each asks the opposite ("turn off" / "set an out-of-office
-reply", "remove" / "set a due date"), whichever two verbs it uses."""
+"""Actions that end or take something away, and actions that begin or add something ("set
+up" is a "set"): a question asking for one of each asks the opposite ("turn off" / "set an
+out-of-office reply", "remove" / "set a due date"), whichever two verbs it uses."""
 
 _NUMBER_WORDS = {
     word: str(value)

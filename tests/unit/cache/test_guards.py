@@ -74,7 +74,6 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("How do I set up two-factor authentication?", "How do I enable two-factor auth?"),
         ("Can I stop getting alerts from one channel?", "How do I mute a channel?"),
         ("Can I recover a message I deleted?", "Can I restore a deleted message?"),
-        ("Which people can see my calendar?", "Who can see my calendar?"),  # "which people"
         ("Can I control which users view my calendar?", "Can I change who sees my calendar?"),
     ],
 )
