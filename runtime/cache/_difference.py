@@ -29,7 +29,13 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   slot too ("reduce" / "exceed my storage quota"): paraphrases that rephrase an action
   change a particle or the framing as well, as all 480 in the shipped pair sets do.
 - the same words in another order with the asker the object on one side only ("Can my
-  team set a limit for me?" / "Can I set a limit for my team?"): roles reversed, refused.
+  team set a limit for me?" / "Can I set a limit for my team?"): roles reversed, refused. So
+  is a question whose subject is the asker on one side and someone else on the other
+  ("Can others share their screen during my call?" / "Can I share my screen ...").
+- one thing for another and nothing else ("a tag to a project" / "a tag to a task"):
+  refused even when WordNet calls the two synonyms (its commonest senses join "project"
+  and "task", "account" and "invoice"). A word after a determiner is a thing, whatever
+  WordNet reads it as mostly ("the number of projects per task").
 - words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
   time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
   of a paraphrase; the threshold applies as it is. That holds for one word each side too
@@ -69,10 +75,10 @@ _FUNCTION_WORDS = frozenset(
     """a an the i me my mine we us our ours you your yours he she it its they them their this
     that these those is are was were be been being am do does did done doing have has had
     having can could would should will shall may might must how what why where when which who
-    whom whose there here to of for with at by from as about into onto than then so if or and
-    but please possible way ways steps step want need like tell let get got getting gets
-    anyone someone something any some just also still really very already on in out off up
-    down over under not no never across between within through via per because every each
+    whom whose whenever wherever there here to of for with at by from as about into onto than
+    then so if or and but please possible way ways steps step want need like tell let get got
+    getting gets anyone someone something any some just also still really very already on in
+    out off up down over under not no never across between within through via per because every each
     all another other else make makes made take takes took go goes going""".split()
 )
 """Words that frame a question rather than say what it is about: pronouns, auxiliaries,
@@ -173,7 +179,16 @@ def _words(text: str) -> tuple[_Word, ...]:
 _Tokens = tuple[tuple[str, bool], ...]
 
 
-def _slot(query: str, cached: str) -> tuple[_Tokens, _Tokens] | None:
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """The stretch of each text where two texts differ, and the shared word before it."""
+
+    left: _Tokens
+    right: _Tokens
+    before: str
+
+
+def _slot(query: str, cached: str) -> _Slot | None:
     """The one stretch of each text where the two differ.
 
     That is what is left once the words both start and end with are taken off; None when
@@ -184,27 +199,53 @@ def _slot(query: str, cached: str) -> tuple[_Tokens, _Tokens] | None:
     after = common_prefix_length(left[before:][::-1], right[before:][::-1])
     if not any(content for _, content in (*left[:before], *left[len(left) - after :])):
         return None
-    return left[before : len(left) - after], right[before : len(right) - after]
+    preceding = left[before - 1][0] if before else ""
+    return _Slot(left[before : len(left) - after], right[before : len(right) - after], preceding)
 
 
-def _things(tokens: _Tokens, other: _Tokens) -> list[str]:
+_DETERMINERS = frozenset(
+    "a the my your our their his her its this these those each every per of".split()
+)
+"""Words after which a word names a thing, whatever WordNet calls it mostly ("per project")."""
+
+
+def _things(tokens: _Tokens, other: _Tokens, before: str = "") -> list[str]:
     """Stems, in order, of the content words that name things.
 
-    Those are the words that are not mostly verbs, and the verbs the other text has in the
-    same form ("stand" in "monitor stand"). A verb in another form is left out: a question
-    turned into the passive moves its verb past its object ("encrypt my data" / "my data
-    encrypted") without saying anything else.
+    Those are the words that are not mostly verbs, the words a determiner stands before
+    ("the number of projects per task": WordNet reads "project" as mostly a verb), and the
+    verbs the other text has in the same form ("stand" in "monitor stand"). A verb in
+    another form is left out: a question turned into the passive moves its verb past its
+    object ("encrypt my data" / "my data encrypted") without saying anything else.
     """
     words, theirs = lexicon(), {w for w, _ in other}
+    previous = [before, *(w for w, _ in tokens)]
     return [
-        stem(w) for w, content in tokens if content and (w in theirs or not words.is_mostly_verb(w))
+        stem(w)
+        for (w, content), prior in zip(tokens, previous, strict=False)
+        if content and (w in theirs or prior in _DETERMINERS or not words.is_mostly_verb(w))
     ]
 
 
-def _exchanged(left: _Tokens, right: _Tokens) -> bool:
+def _exchanged(slot: _Slot) -> bool:
     """The same things in another order: "yearly to monthly" / "monthly to yearly"."""
-    ours, theirs = _things(left, right), _things(right, left)
+    ours = _things(slot.left, slot.right, slot.before)
+    theirs = _things(slot.right, slot.left, slot.before)
     return ours != theirs and sorted(ours) == sorted(theirs)
+
+
+def _thing_for_thing(slot: _Slot) -> bool:
+    """One thing named for another and nothing else ("a tag to a project" / "... a task").
+
+    Refused even when WordNet calls the two synonyms: its commonest senses still join
+    "project" and "task", "account" and "invoice". Two words of one family
+    ("color" / "colour") are one word.
+    """
+    if not len(slot.left) == len(slot.right) == 1:
+        return False
+    ours = _things(slot.left, slot.right, slot.before)
+    theirs = _things(slot.right, slot.left, slot.before)
+    return bool(ours and theirs) and not _same_family(ours[0], theirs[0])
 
 
 def _other_party(left: _Tokens, right: _Tokens) -> bool:
@@ -215,6 +256,29 @@ def _other_party(left: _Tokens, right: _Tokens) -> bool:
     mine_back = bool(theirs & _FIRST_PERSON) and not theirs & _OTHER_PARTY
     others_back = bool(ours & _OTHER_PARTY) and not ours & _FIRST_PERSON
     return (mine and others) or (mine_back and others_back)
+
+
+def _subjects_swapped(query: str, cached: str) -> bool:
+    """Whether one text's subject is the asker and the other's someone else.
+
+    "Can others share their screen during my call?" / "Can I share my screen during a
+    call?": the subject is the first word after the question's opening ("can", "why
+    can't", "how do").
+    """
+    ours, theirs = _subject(query), _subject(cached)
+    return (ours in _ASKER and theirs in _OTHERS) or (ours in _OTHERS and theirs in _ASKER)
+
+
+_OPENING = frozenset(
+    """how why what when where who which can could do does did is are was were will would
+    should may might must not""".split()
+)
+_ASKER = frozenset({"i", "we"})
+_OTHERS = frozenset("someone somebody anyone anybody others people they he she".split())
+
+
+def _subject(text: str) -> str:
+    return next((word for word, _ in _tokens(text) if word not in _OPENING), "")
 
 
 def _asker_moved(query: str, cached: str) -> bool:
@@ -292,8 +356,9 @@ def difference(query: str, cached: str) -> Difference:
         slot,
         rephrased=reordered or by_synonym,
         roles_reversed=reordered and _asker_moved(query, cached),
+        subjects_swapped=_subjects_swapped(query, cached),
     )
-    shown = None if slot is None else (_spelled(slot[0]), _spelled(slot[1]))
+    shown = None if slot is None else (_spelled(slot.left), _spelled(slot.right))
     return Difference(query_only, cached_only, change, shown)
 
 
@@ -309,13 +374,18 @@ def _spelled(tokens: _Tokens) -> str:
 def _change(
     query_only: tuple[str, ...],
     cached_only: tuple[str, ...],
-    slot: tuple[_Tokens, _Tokens] | None,
+    slot: _Slot | None,
     *,
     rephrased: bool,
     roles_reversed: bool,
+    subjects_swapped: bool,
 ) -> Change:
-    if slot is not None and (_exchanged(*slot) or _other_party(*slot)):
+    if slot is not None and (
+        _exchanged(slot) or _other_party(slot.left, slot.right) or _thing_for_thing(slot)
+    ):
         return Change.SWAPPED
+    if subjects_swapped:
+        return Change.REVERSED
     if not query_only and not cached_only:
         if roles_reversed:
             return Change.REVERSED
@@ -324,14 +394,14 @@ def _change(
     verbs = [words.is_mostly_verb(w) for w in (*query_only, *cached_only)]
     if not query_only or not cached_only:
         return Change.VERB_ADDED if any(verbs) else Change.ADDED
-    if slot is not None and len(slot[0]) == len(slot[1]) == 1:
+    if slot is not None and len(slot.left) == len(slot.right) == 1:
         return Change.SWAPPED  # one word for one word and nothing else, verbs too
     if all(verbs):
         return Change.VERBS_SWAPPED
     one_for_one = len(query_only) == len(cached_only) == 1
     in_one_slot = (
         slot is not None
-        and {w for w, content in slot[0] if content} <= set(query_only)
-        and {w for w, content in slot[1] if content} <= set(cached_only)
+        and {w for w, content in slot.left if content} <= set(query_only)
+        and {w for w, content in slot.right if content} <= set(cached_only)
     )
     return Change.SWAPPED if (one_for_one and slot is not None) or in_one_slot else Change.REWORDED

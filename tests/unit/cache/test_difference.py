@@ -59,6 +59,17 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          "Can I recover files from a deleted workspace?", Change.SWAPPED),  # "an" is "a"
         ("Can my team set a spending limit for me?", "Can I set a spending limit for my team?",
          Change.REVERSED),  # who sets a limit for whom
+        ("Can others share their screen during my call?", "Can I share my screen during a call?",
+         Change.REVERSED),  # the asker is the subject on one side only
+        ("How do I add a tag to a project?", "How do I add a tag to a task?",
+         Change.SWAPPED),  # a thing for a thing, though WordNet calls them synonyms
+        ("How do I change the color of a label?", "How do I change the colour of a label?",
+         Change.NONE),  # one word family
+        ("Is there a limit on the number of projects per task?",
+         "Is there a limit on the number of tasks per project?",
+         Change.SWAPPED),  # after a determiner "project" names a thing, not an action
+        ("Can I get an email whenever a file is shared?",
+         "Can I get an email when a file is shared?", Change.NONE),  # "whenever" is framing
         ("Can you tell me where my hardware order is?", "Where is my hardware order?",
          Change.NONE),  # "me" on one side, but nothing reordered
         ("What happens if I reduce my storage quota?",
