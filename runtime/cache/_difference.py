@@ -36,6 +36,10 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   refused even when WordNet calls the two synonyms (its commonest senses join "project"
   and "task", "account" and "invoice"). A word after a determiner is a thing, whatever
   WordNet reads it as mostly ("the number of projects per task").
+- words inside one text only, with the same words on both sides, that change what it is
+  about rather than describe the thing after them ("the font size in the editor" / "the
+  font in the editor"): refused. "my hardware order" / "my order" describes; a greeting
+  or a sign-off around the question is not inside it.
 - words on both sides, not all verbs, anywhere else: the question was reworded ("delivery
   time" / "how long ... shipping", "go back to an older" / "restore a previous"), the shape
   of a paraphrase; the threshold applies as it is. That holds for one word each side too
@@ -186,6 +190,7 @@ class _Slot:
     left: _Tokens
     right: _Tokens
     before: str
+    after: str
 
 
 def _slot(query: str, cached: str) -> _Slot | None:
@@ -200,7 +205,10 @@ def _slot(query: str, cached: str) -> _Slot | None:
     if not any(content for _, content in (*left[:before], *left[len(left) - after :])):
         return None
     preceding = left[before - 1][0] if before else ""
-    return _Slot(left[before : len(left) - after], right[before : len(right) - after], preceding)
+    following = left[len(left) - after][0] if after else ""
+    return _Slot(
+        left[before : len(left) - after], right[before : len(right) - after], preceding, following
+    )
 
 
 _DETERMINERS = frozenset(
@@ -246,6 +254,27 @@ def _thing_for_thing(slot: _Slot) -> bool:
     ours = _things(slot.left, slot.right, slot.before)
     theirs = _things(slot.right, slot.left, slot.before)
     return bool(ours and theirs) and not _same_family(ours[0], theirs[0])
+
+
+def _head_inserted(slot: _Slot) -> bool:
+    """Words inside one text only that change what it is about ("font size" / "font").
+
+    "the font size in the editor" / "the font in the editor", "my password reset link stop
+    working" / "my password stop working": the inserted stretch holds a content word, has
+    the same words on both sides of it, and what follows it is not a thing it describes
+    but a framing word or a verb. Words before a thing describe it ("my hardware order" /
+    "my order") and are let through.
+    """
+    inserted = slot.left or slot.right
+    inside = slot.before and slot.after  # not a greeting or a sign-off around the question
+    if (slot.left and slot.right) or not inside or not any(c for _, c in inserted):
+        return False
+    described = (
+        inserted[-1][1]
+        and slot.after not in _FUNCTION_WORDS
+        and not lexicon().is_mostly_verb(slot.after)
+    )
+    return not described
 
 
 def _other_party(left: _Tokens, right: _Tokens) -> bool:
@@ -381,7 +410,10 @@ def _change(
     subjects_swapped: bool,
 ) -> Change:
     if slot is not None and (
-        _exchanged(slot) or _other_party(slot.left, slot.right) or _thing_for_thing(slot)
+        _exchanged(slot)
+        or _other_party(slot.left, slot.right)
+        or _thing_for_thing(slot)
+        or _head_inserted(slot)
     ):
         return Change.SWAPPED
     if subjects_swapped:

@@ -118,6 +118,8 @@ def _verdict(query: str, cached: str, similarity: float, report: CacheEvalReport
         return "refused: roles reversed (the asker on one side, someone else on the other)"
     if judged is None:
         sides = words.slot or (" ".join(words.query_only), " ".join(words.cached_only))
+        if not all(sides):
+            return f"refused: {next(side for side in sides if side)!r} inserted in one text only"
         differing = " / ".join(repr(side) for side in sides)
         return f"refused: {differing} swapped in one slot"
     return f"{words.change} ({differing}): {similarity:.3f} counts as {judged:.3f} {against}"

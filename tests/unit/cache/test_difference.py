@@ -68,6 +68,12 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("Is there a limit on the number of projects per task?",
          "Is there a limit on the number of tasks per project?",
          Change.SWAPPED),  # after a determiner "project" names a thing, not an action
+        ("How do I change the font in the editor?", "How do I change the font size in the editor?",
+         Change.SWAPPED),  # a word inside one text only, and it changes the thing
+        ("Why did my password reset link stop working?", "Why did my password stop working?",
+         Change.SWAPPED),  # the words inserted are followed by a verb, not a thing they describe
+        ("Hi there, why did my password stop working?", "Why did my password stop working?",
+         Change.ADDED),  # words around the question, not inside it
         ("Can I get an email whenever a file is shared?",
          "Can I get an email when a file is shared?", Change.NONE),  # "whenever" is framing
         ("Can you tell me where my hardware order is?", "Where is my hardware order?",
