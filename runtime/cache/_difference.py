@@ -17,7 +17,8 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   added is penalised like an action rephrased.
 - words on both sides, all verbs, framed differently: the action is phrased differently
   ("How can I update" / "How do I change", "enable" / "turn on"), which paraphrases do all
-  the time; the hit must score higher.
+  the time; the hit must score higher. A participle right before a thing describes it and
+  is no verb here ("broken screens" / "a cracked screen" is a rewording).
 - one slot filled differently: refused. The texts differ in one stretch of words, and the
   words before and after it are the same and hold a content word, the shape of a minimal
   pair, which an embedding scores as close as a paraphrase. The stretch swaps a thing, a
@@ -52,6 +53,7 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -386,9 +388,29 @@ def difference(query: str, cached: str) -> Difference:
         rephrased=reordered or by_synonym,
         roles_reversed=reordered and _asker_moved(query, cached),
         subjects_swapped=_subjects_swapped(query, cached),
+        describing=_describing(query) | _describing(cached),
     )
     shown = None if slot is None else (_spelled(slot.left), _spelled(slot.right))
     return Difference(query_only, cached_only, change, shown)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _describing(text: str) -> frozenset[str]:
+    """Participles used as adjectives: right before a thing ("a cracked screen").
+
+    They say what the thing is like, not what anyone does, so two of them are two
+    qualities, not two actions ("broken screens" / "a cracked screen").
+    """
+    tokens, words = _tokens(text), lexicon()
+    return frozenset(
+        word
+        for (word, content), (after, after_content) in itertools.pairwise(tokens)
+        if content
+        and after_content
+        and word.endswith(("ed", "en"))
+        and words.is_mostly_verb(word)
+        and words.commonest_reading(after) == "n"
+    )
 
 
 def _both_verbs(a: _Word, b: _Word) -> bool:
@@ -408,6 +430,7 @@ def _change(
     rephrased: bool,
     roles_reversed: bool,
     subjects_swapped: bool,
+    describing: frozenset[str],
 ) -> Change:
     if slot is not None and (
         _exchanged(slot)
@@ -423,7 +446,7 @@ def _change(
             return Change.REVERSED
         return Change.REPHRASED if rephrased else Change.NONE
     words = lexicon()
-    verbs = [words.is_mostly_verb(w) for w in (*query_only, *cached_only)]
+    verbs = [words.is_mostly_verb(w) and w not in describing for w in (*query_only, *cached_only)]
     if not query_only or not cached_only:
         return Change.VERB_ADDED if any(verbs) else Change.ADDED
     if slot is not None and len(slot.left) == len(slot.right) == 1:

@@ -121,14 +121,18 @@ class Lexicon:
 
     def is_mostly_verb(self, word: str) -> bool:
         """Whether ``word``'s most frequent reading (tagged senses in WordNet) is a verb."""
-        return self._mostly_verb(word.lower())
+        return self.commonest_reading(word) == "v"
+
+    def commonest_reading(self, word: str) -> str | None:
+        """Part of speech of ``word``'s most frequent reading ("n", "v", "a", "r"), if known."""
+        return self._commonest(word.lower())
 
     @functools.lru_cache(maxsize=65_536)  # noqa: B019 - one Lexicon per process
-    def _mostly_verb(self, word: str) -> bool:
+    def _commonest(self, word: str) -> str | None:
         counts: dict[str, int] = {}
         for pos, base in self.base_forms(word):
             counts[pos] = max(counts.get(pos, 0), self._senses(pos, base)[0] + 1)
-        return bool(counts) and max(counts, key=lambda pos: counts[pos]) == "v"
+        return max(counts, key=lambda pos: counts[pos]) if counts else None
 
     def synonyms(self, word: str) -> frozenset[str]:
         """Lemmas sharing one of ``word``'s commonest senses, in any part of speech.

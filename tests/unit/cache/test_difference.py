@@ -22,6 +22,8 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
     assert words.synonyms("qwertyuiop") == frozenset()
     assert words.is_mostly_verb("update")
     assert not words.is_mostly_verb("customer")
+    assert words.commonest_reading("screens") == "n"
+    assert words.commonest_reading("qwertyuiop") is None
 
 
 @pytest.mark.parametrize(
@@ -74,6 +76,8 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.SWAPPED),  # the words inserted are followed by a verb, not a thing they describe
         ("Hi there, why did my password stop working?", "Why did my password stop working?",
          Change.ADDED),  # words around the question, not inside it
+        ("Are broken screens covered under warranty?", "Does the warranty cover a cracked screen?",
+         Change.REWORDED),  # participles before a thing describe it: qualities, not actions
         ("Can I get an email whenever a file is shared?",
          "Can I get an email when a file is shared?", Change.NONE),  # "whenever" is framing
         ("Can you tell me where my hardware order is?", "Where is my hardware order?",
