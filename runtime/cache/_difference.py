@@ -29,6 +29,11 @@ WordNet synonyms in their commonest senses) and classifies what is left over:
   comment someone else posted"). A verb for a verb in an otherwise identical question is a
   slot too ("reduce" / "exceed my storage quota"): paraphrases that rephrase an action
   change a particle or the framing as well, as all 480 in the shipped pair sets do.
+  A stretch of several words at the very start, before any word both share, is the
+  question's opening reworded ("Where can I find my receipt for March?" / "How do I get a
+  copy of my receipt for March?"), not a slot: of the pairs in the eleven shipped sets
+  that no guard refuses, 35 paraphrases and no negative differed that way, where 108
+  negatives and 17 paraphrases differed in a stretch after a shared word.
 - the same words in another order with the asker the object on one side only ("Can my
   team set a limit for me?" / "Can I set a limit for my team?"): roles reversed, refused. So
   is a question whose subject is the asker on one side and someone else on the other
@@ -454,9 +459,11 @@ def _change(
     if all(verbs):
         return Change.VERBS_SWAPPED
     one_for_one = len(query_only) == len(cached_only) == 1
+    opening = slot is not None and not slot.before  # the question's opening reworded
     in_one_slot = (
         slot is not None
         and {w for w, content in slot.left if content} <= set(query_only)
         and {w for w, content in slot.right if content} <= set(cached_only)
     )
-    return Change.SWAPPED if (one_for_one and slot is not None) or in_one_slot else Change.REWORDED
+    swapped = (one_for_one and slot is not None) or in_one_slot
+    return Change.SWAPPED if swapped and not opening else Change.REWORDED

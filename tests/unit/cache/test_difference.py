@@ -78,6 +78,8 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.ADDED),  # words around the question, not inside it
         ("Are broken screens covered under warranty?", "Does the warranty cover a cracked screen?",
          Change.REWORDED),  # participles before a thing describe it: qualities, not actions
+        ("Where can I find my receipt for March?", "How do I get a copy of my receipt for March?",
+         Change.REWORDED),  # the opening reworded, no shared word before it: not a slot
         ("Can I get an email whenever a file is shared?",
          "Can I get an email when a file is shared?", Change.NONE),  # "whenever" is framing
         ("Can you tell me where my hardware order is?", "Where is my hardware order?",
