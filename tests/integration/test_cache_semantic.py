@@ -394,7 +394,7 @@ def test_eval_cache_explains_each_pair_with_the_guard_that_judged_it(tmp_path: P
     assert negation["verdict"].startswith("refused: antonyms")
     assert negation["similarity"] > 0.8  # close enough for the static threshold
     assert swap["verdict"] == "refused: 'shipping' / 'billing' swapped in one slot"
-    assert roles["verdict"].startswith("refused: the same words, with the asker the object")
+    assert roles["verdict"].startswith("refused: roles reversed")
 
 
 async def test_an_unreachable_qdrant_server_degrades_to_exact_matches(
