@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import re
 
-from runtime.cache._lexicon import spelled_out
+from runtime.cache._lexicon import spelled_out, stem
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]*\b", re.IGNORECASE)
+_AMOUNT_OF = re.compile(r"\d+-[a-z]+", re.IGNORECASE)
+"""An amount joined to its unit ("a 30-day window"): "30 days" is the same amount, no
+identifier."""
 _SENTENCE = re.compile(r"(?:^|[.!?:;\n])\s*")
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+\b")
 
@@ -91,7 +94,7 @@ _ANTONYM_PAIRS = (
     ("lost", "found"),
     ("forgot", "know"),
     ("forgot", "remember"),
-    ("restore", "delete"),
+    ("restore|recover|undelete", "delete|remove"),
     ("online", "offline"),
     ("at rest", "in transit"),
     ("this month", "last month"),
@@ -180,6 +183,14 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     return any(_has(word, plain, "") for word in _FAILURES)
 
 
+_SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
+
+
+def _told_from_the_asker(lowered: str) -> str:
+    """What is sent to the asker is what the asker receives ("stop sending me texts")."""
+    return _SENT_TO_ASKER.sub("receive", lowered)
+
+
 def _actions(text: str) -> tuple[bool, bool]:
     """Whether ``text`` asks to stop or take away something, and whether to start or add."""
     return (
@@ -198,23 +209,77 @@ def _opposed_actions(q_lower: str, c_lower: str) -> bool:
 
 
 def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | None:
+    """A word on one side whose antonym is on the other, or both in the opposite sequence.
+
+    Each side of a pair may list words that mean the same there ("restore" or "recover"
+    against "delete" or "remove"): "restore a removed message" asks what "recover a deleted
+    message" asks. Where both texts put the two in a sequence ("after", "before"), the
+    opposite order asks the opposite: "delete my account after restoring it" / "restore my
+    account after deleting it"; without one, the order is only how the question is told
+    ("I deleted a workspace, can I restore its files?").
+    """
     for left, right in _ANTONYM_PAIRS:
         a_left, a_right = _has(left, a, a_text), _has(right, a, a_text)
         b_left, b_right = _has(left, b, b_text), _has(right, b, b_text)
+        named = f"{left.split('|')[0]!r} vs {right.split('|')[0]!r}"
         if (a_left and b_right and not b_left and not a_right) or (
             a_right and b_left and not b_right and not a_left
         ):
-            return f"{left!r} vs {right!r}"
+            return named
+        if (
+            a_left
+            and a_right
+            and b_left
+            and b_right
+            and _sequenced(a_text, b_text)
+            and _first(left, right, a_text) != _first(left, right, b_text)
+        ):
+            return f"{named}, in the opposite order"
     return None
 
 
 _INFLECTIONS = ("", "s", "d", "ed", "ing")
 
 
-def _has(term: str, words: set[str], text: str) -> bool:
-    if " " in term:
-        return term in text
-    return any(term + ending in words for ending in _INFLECTIONS)
+def _forms(term: str) -> set[str]:
+    """A word and its inflections, a final "e" dropped too ("delete" / "deleting")."""
+    forms = {term + ending for ending in _INFLECTIONS}
+    if term.endswith("e"):
+        forms |= {term[:-1] + ending for ending in ("ed", "ing")}
+    return forms
+
+
+def _has(terms: str, words: set[str], text: str) -> bool:
+    for term in terms.split("|"):
+        if " " in term:
+            if term in text:
+                return True
+        elif _forms(term) & words:
+            return True
+    return False
+
+
+_SEQUENCE = re.compile(r"\b(?:after|before|then)\b")
+
+
+def _sequenced(a_text: str, b_text: str) -> bool:
+    """Both texts put two actions in a sequence ("delete it after restoring it")."""
+    return bool(_SEQUENCE.search(a_text) and _SEQUENCE.search(b_text))
+
+
+def _first(left: str, right: str, text: str) -> bool:
+    """Whether a word of ``left`` comes before any word of ``right`` in ``text``."""
+
+    def position(terms: str) -> int:
+        found = [
+            match.start()
+            for term in terms.split("|")
+            for form in (_forms(term) if " " not in term else {term})
+            for match in re.finditer(rf"\b{re.escape(form)}\b", text)
+        ]
+        return min(found, default=len(text))
+
+    return position(left) < position(right)
 
 
 def _numbers(text: str) -> set[str]:
@@ -250,6 +315,30 @@ def _negated_by_prefix(a: set[str], b: set[str]) -> str | None:
     return None
 
 
+def _identifiers(text: str) -> set[str]:
+    return {i.lower() for i in _IDENTIFIER.findall(text) if not _AMOUNT_OF.fullmatch(i)}
+
+
+_COUNTED = re.compile(r"\bhow many (?:(?:of|the|our|my|your|their|these|those) )*([a-z]+)")
+
+
+def _count_exchanged(ours: str, theirs: str) -> str | None:
+    """Each side counts something else, and what one counts is a word of the other.
+
+    "How many users can sign in on one device?" / "How many devices can I sign in on at
+    once?": what the question counts and what it counts it on changed places. Two counts
+    that merely name the thing differently ("seats" / "users") are left to the rest.
+    """
+    counted, other = _COUNTED.search(ours), _COUNTED.search(theirs)
+    if counted is None or other is None:
+        return None
+    mine, their = stem(counted.group(1)), stem(other.group(1))
+    rest = {stem(w) for w in _WORD.findall(theirs[: other.start()] + theirs[other.end() :])}
+    if mine != their and mine in rest:
+        return f"{counted.group(1)!r} / {other.group(1)!r}"
+    return None
+
+
 def _entities(text: str) -> set[str]:
     """Capitalised words that do not merely start a sentence: names of people, firms, places.
 
@@ -275,7 +364,8 @@ def conflict(query: str, cached: str) -> str | None:
     q_words, c_words = _words(query), _words(cached)
     if not _same_polarity(q_words, c_words):
         return "negation differs"
-    clash = _antonym_clash(q_words, c_words, q_lower, c_lower)
+    q_told, c_told = _told_from_the_asker(q_lower), _told_from_the_asker(c_lower)
+    clash = _antonym_clash(_words(q_told), _words(c_told), q_told, c_told)
     if clash:
         return f"antonyms: {clash}"
     if _opposed_actions(q_lower, c_lower):
@@ -288,10 +378,11 @@ def conflict(query: str, cached: str) -> str | None:
     q_wh, c_wh = _embedded_questions(query), _embedded_questions(cached)
     if q_wh and c_wh and q_wh != c_wh:
         return f"asks {'/'.join(sorted(q_wh))}, not {'/'.join(sorted(c_wh))}"
-    if {i.lower() for i in _IDENTIFIER.findall(query)} != {
-        i.lower() for i in _IDENTIFIER.findall(cached)
-    }:
+    if _identifiers(query) != _identifiers(cached):
         return "identifiers differ"
+    exchanged = _count_exchanged(q_lower, c_lower) or _count_exchanged(c_lower, q_lower)
+    if exchanged:
+        return f"what is counted and what it is counted on exchanged: {exchanged}"
     asked, answered = _measure(q_lower), _measure(c_lower)
     if asked and answered and asked != answered:
         return f"asks {asked}, not {answered}"

@@ -44,6 +44,23 @@ from runtime.cache import conflict
             "actions oppose",
         ),
         ("How do I turn single sign-on off?", "How do I set up single sign-on?", "actions oppose"),
+        (
+            "How do I delete a previous version of a file?",
+            "How do I restore a previous version of a file?",
+            "antonyms: 'restore' vs 'delete'",
+        ),
+        (
+            "How do I delete my account after restoring it?",
+            "How do I restore my account after deleting it?",
+            "antonyms: 'restore' vs 'delete', in the opposite order",
+        ),
+        ("Stop sending me receipts", "Stop sending receipts to my manager", "antonyms: 'send'"),
+        (
+            "How many users can sign in on one device?",
+            "How many devices can I sign in on at once?",
+            "what is counted and what it is counted on exchanged",
+        ),
+        ("A refund after the 30-day window?", "Refund after the 60-day window", "numbers"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -55,6 +72,13 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
     ("query", "cached"),
     [
         ("I was charged twice this month", "I got billed two times this month"),
+        ("How do I restore a removed message?", "Can I recover a deleted message?"),
+        ("I deleted my account by mistake, restore it", "Restore my account after deleting it"),
+        ("I deleted a workspace, can I restore its files?", "Recover files of a deleted workspace"),
+        ("Please stop sending me sales texts", "How do I stop receiving sales texts?"),
+        ("How many of our seats are taken?", "How do I see how many seats are in use?"),
+        ("How many seats does the Team plan include?", "How many users are in the Team plan?"),
+        ("Is a refund possible once 30 days have passed?", "Refund after the 30-day window"),
         ("How do I reset my password?", "I forgot my password, how can I reset it?"),
         ("I cannot log in", "I can't sign in"),
         ("Does Acme support SSO?", "Is SSO supported by Acme?"),
