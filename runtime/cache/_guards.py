@@ -2,12 +2,14 @@
 
 Two texts can embed closely and still ask different things: "enable 2FA" and "disable
 2FA", "can I get a refund" and "can't I get a refund", "order 1234" and "order 1243",
-"in March" and "in May", "Acme" and "Globex", "how often" and "how long". A hit is
-refused when the texts differ in any of these, whatever their similarity.
+"in March" and "in May", "Acme" and "Globex", "how often" and "how long", "how many users
+on one device" and "how many devices". A hit is refused when the texts differ in any of
+these, whatever their similarity.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 from runtime.cache._lexicon import spelled_out, stem
@@ -241,12 +243,13 @@ def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | 
 _INFLECTIONS = ("", "s", "d", "ed", "ing")
 
 
-def _forms(term: str) -> set[str]:
+@functools.cache
+def _forms(term: str) -> frozenset[str]:
     """A word and its inflections, a final "e" dropped too ("delete" / "deleting")."""
     forms = {term + ending for ending in _INFLECTIONS}
     if term.endswith("e"):
         forms |= {term[:-1] + ending for ending in ("ed", "ing")}
-    return forms
+    return frozenset(forms)
 
 
 def _has(terms: str, words: set[str], text: str) -> bool:
