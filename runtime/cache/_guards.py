@@ -244,22 +244,25 @@ _INFLECTIONS = ("", "s", "d", "ed", "ing")
 
 
 @functools.cache
-def _forms(term: str) -> frozenset[str]:
-    """A word and its inflections, a final "e" dropped too ("delete" / "deleting")."""
-    forms = {term + ending for ending in _INFLECTIONS}
-    if term.endswith("e"):
-        forms |= {term[:-1] + ending for ending in ("ed", "ing")}
-    return frozenset(forms)
+def _spellings(terms: str) -> frozenset[str]:
+    """Every way ``terms`` ("restore|recover", "sign in") may be written in a text.
+
+    Each word with its inflections, a final "e" dropped too ("delete" / "deleting"); a
+    phrase as it is.
+    """
+    spellings = set()
+    for term in terms.split("|"):
+        if " " in term:
+            spellings.add(term)
+            continue
+        spellings |= {term + ending for ending in _INFLECTIONS}
+        if term.endswith("e"):
+            spellings |= {term[:-1] + ending for ending in ("ed", "ing")}
+    return frozenset(spellings)
 
 
 def _has(terms: str, words: set[str], text: str) -> bool:
-    for term in terms.split("|"):
-        if " " in term:
-            if term in text:
-                return True
-        elif _forms(term) & words:
-            return True
-    return False
+    return any((s in text) if " " in s else (s in words) for s in _spellings(terms))
 
 
 _SEQUENCE = re.compile(r"\b(?:after|before|then)\b")
@@ -276,9 +279,8 @@ def _first(left: str, right: str, text: str) -> bool:
     def position(terms: str) -> int:
         found = [
             match.start()
-            for term in terms.split("|")
-            for form in (_forms(term) if " " not in term else {term})
-            for match in re.finditer(rf"\b{re.escape(form)}\b", text)
+            for spelling in _spellings(terms)
+            for match in re.finditer(rf"\b{re.escape(spelling)}\b", text)
         ]
         return min(found, default=len(text))
 
