@@ -3,8 +3,8 @@
 Two texts can embed closely and still ask different things: "enable 2FA" and "disable
 2FA", "can I get a refund" and "can't I get a refund", "order 1234" and "order 1243",
 "in March" and "in May", "Acme" and "Globex", "how often" and "how long", "how many users
-on one device" and "how many devices". A hit is refused when the texts differ in any of
-these, whatever their similarity.
+on one device" and "how many devices", "my invoices" and "my supplier's invoices". A hit is
+refused when the texts differ in any of these, whatever their similarity.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 
-from runtime.cache._lexicon import spelled_out, stem
+from runtime.cache._lexicon import lexicon, spelled_out, stem
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -88,7 +88,8 @@ _ANTONYM_PAIRS = (
     ("win", "lose"),
     ("pass", "fail"),
     ("valid", "invalid"),
-    ("same", "different"),
+    ("same", "different|another"),
+    ("copy|duplicate", "move|transfer|relocate"),
     ("right", "wrong"),
     ("correct", "wrong"),
     ("success", "failure"),
@@ -131,8 +132,10 @@ _NUMBER_WORDS = {
         "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
         "fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
-} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100", "twice": "2", "thrice": "3"}
-"""Amounts written out count as numbers: "six months" and "two months" differ."""
+} | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+_NUMBER_WORDS |= {"twice": "2", "double": "2", "thrice": "3", "triple": "3"}
+"""Amounts written out count as numbers: "six months" and "two months" differ, "charged
+twice" and "a double payment" do not."""
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})\b(?!-[a-z])")
 """A number word, unless it begins a compound: "two-factor" and "one-time" count nothing."""
 _CLAUSE = re.compile(r"[.,!?:;\n]")
@@ -344,6 +347,35 @@ def _count_exchanged(ours: str, theirs: str) -> str | None:
     return None
 
 
+_POSSESSOR = re.compile(r"\b([a-z]+)(?:'s|s')(?![a-z])")
+_LETTERS = re.compile(r"[a-z]+")
+_ANYONE = frozenset("someone somebody anyone anybody everyone everybody one other else".split())
+"""Possessors that name nobody in particular: "someone's expenses" asks about expenses."""
+_PEOPLE = frozenset("person persons people someone somebody anyone anybody others".split())
+
+
+def _owner_added(ours: str, theirs: str) -> str | None:
+    """A person on one side owns the thing asked about, and the other side names nobody.
+
+    "the VAT number on my supplier's invoices" / "on my invoices", "a teammate's username" /
+    "my username": whose thing it is changed. "my colleague's invitation" / "my teammate
+    did not receive the invitation" names someone on both sides and is left to the rest,
+    as are groups ("our company's invoices" are the asker's own).
+    """
+    owner: str | None = next(
+        (
+            owner
+            for owner in _POSSESSOR.findall(ours.replace("\u2019", "'"))
+            if owner not in _ANYONE and lexicon().party(owner) == "person"
+        ),
+        None,
+    )
+    words = _LETTERS.findall(theirs)  # "my team's projects" names "team"
+    if owner is None or any(word in _PEOPLE or lexicon().party(word) for word in words):
+        return None
+    return owner
+
+
 def _entities(text: str) -> set[str]:
     """Capitalised words that do not merely start a sentence: names of people, firms, places.
 
@@ -388,6 +420,9 @@ def conflict(query: str, cached: str) -> str | None:
     exchanged = _count_exchanged(q_lower, c_lower) or _count_exchanged(c_lower, q_lower)
     if exchanged:
         return f"what is counted and what it is counted on exchanged: {exchanged}"
+    owner = _owner_added(q_lower, c_lower) or _owner_added(c_lower, q_lower)
+    if owner:
+        return f"owner on one side only: {owner!r}"
     asked, answered = _measure(q_lower), _measure(c_lower)
     if asked and answered and asked != answered:
         return f"asks {asked}, not {answered}"

@@ -24,6 +24,8 @@ _POS = {"n": "noun", "v": "verb", "a": "adj", "r": "adv"}
 _SENSES = 3
 """Senses of a word whose synonyms count: WordNet orders senses by frequency, and rare
 senses make almost anything a synonym of anything ("charge" and "buck")."""
+_PARTY_FILES = {"14": "group", "18": "person"}
+"""WordNet's lexicographer files noun.group and noun.person, by number."""
 _DETACH = {
     "n": (("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"),
           ("men", "man"), ("ies", "y")),
@@ -133,6 +135,23 @@ class Lexicon:
         for pos, base in self.base_forms(word):
             counts[pos] = max(counts.get(pos, 0), self._senses(pos, base)[0] + 1)
         return max(counts, key=lambda pos: counts[pos]) if counts else None
+
+    def party(self, word: str) -> str | None:
+        """Whom ``word``'s first noun sense names: a person ("supplier"), a group ("team").
+
+        "person", "group" or None; WordNet files each synset under one lexicographer file
+        (noun.person, noun.group, ...).
+        """
+        return self._party(word.lower())
+
+    @functools.lru_cache(maxsize=65_536)  # noqa: B019 - one Lexicon per process
+    def _party(self, word: str) -> str | None:
+        for pos, base in self.base_forms(word):
+            offsets = self._senses(pos, base)[1] if pos == "n" else []
+            if offsets:
+                fields = self._line("data.n", offsets[0]) or []
+                return _PARTY_FILES.get(fields[1]) if len(fields) > 1 else None
+        return None
 
     def synonyms(self, word: str) -> frozenset[str]:
         """Lemmas sharing one of ``word``'s commonest senses, in any part of speech.

@@ -24,6 +24,10 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
     assert not words.is_mostly_verb("customer")
     assert words.commonest_reading("screens") == "n"
     assert words.commonest_reading("qwertyuiop") is None
+    assert words.party("suppliers") == "person"
+    assert words.party("Team") == "group"
+    assert words.party("invoice") is None
+    assert words.party("update") is None  # a verb first, and its first noun sense no party
 
 
 @pytest.mark.parametrize(
