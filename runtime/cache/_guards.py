@@ -108,11 +108,16 @@ _ANTONYM_PAIRS = (
 )
 
 _SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+[\w'-]+){0,3}?\s+"
+_STOP_STEMS = (
+    r"(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|uninstall|"
+    r"unpublish|terminat|silenc|prevent|hid|leav)"
+)
 _STOPPING = (
     re.compile(_SWITCHED + r"off\b"),
+    re.compile(rf"\b{_STOP_STEMS}(?:e|es|ed|ing|s|ped|ping|led|ling)?\b"),
     re.compile(
-        r"\b(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|"
-        r"uninstall|unpublish)(?:e|es|ed|ing|s|ped|ping|led|ling)?\b"
+        r"\b(?:end|ending)\b(?! up)|\bquit(?:s|ting)? \w+ing\b|\bopt(?:s|ing)? out\b"
+        r"|\btake (?:\w+ )?(?:down|off)\b|\b(?:cancellation|deletion|removal|termination)\b"
     ),
 )
 _STARTING = (
@@ -122,9 +127,10 @@ _STARTING = (
         r"(?:e|es|ed|ing|s|ting)?\b"
     ),
 )
-"""Actions that end or take something away, and actions that begin or add something ("set
-up" is a "set"): a question asking for one of each asks the opposite ("turn off" / "set an
-out-of-office reply", "remove" / "set a due date"), whichever two verbs it uses."""
+"""Actions that end or take something away ("opt out", "take down", a "cancellation"), and
+actions that begin or add something ("set up" is a "set"): a question asking for one of
+each asks the opposite ("turn off" / "set an out-of-office reply", "remove" / "set a due
+date"), whichever two verbs it uses."""
 
 _NUMBER_WORDS = {
     word: str(value)
@@ -196,21 +202,43 @@ def _told_from_the_asker(lowered: str) -> str:
     return _SENT_TO_ASKER.sub("receive", lowered)
 
 
-def _actions(text: str) -> tuple[bool, bool]:
-    """Whether ``text`` asks to stop or take away something, and whether to start or add."""
-    return (
-        any(p.search(text) for p in _STOPPING),
-        any(p.search(text) for p in _STARTING),
-    )
+_NO_ACTION = re.compile(
+    r"\bstops? working\b|\bstopped \w+ing\b"
+    rf"|\b(?:i|we|you|they|a|an|the|my|our|your|its|their|this|that) {_STOP_STEMS}"
+    r"(?:e?d|ped|led)\b"
+    r"|\bleav(?:e|es|ing) (?:a |an )?(?:comment|note|review|message|feedback|reply)"
+)
+"""What stops without being asked to ("my mouse stopped connecting"), what was stopped
+before the question ("I deleted", "a deleted project"), and leaving a note: none asks to
+stop anything."""
+_RECOVERY = re.compile(
+    r"\b(?:restor|recover|undelet|reactivat|undo|retriev)|\bget (?:\w+ )?back\b(?! for)"
+)
+"""A question that asks to get something back stops nothing, whatever it says was stopped."""
 
 
-def _opposed_actions(q_lower: str, c_lower: str) -> bool:
-    """One side only stops or removes, the other only starts or adds."""
-    q_stop, q_start = _actions(q_lower)
-    c_stop, c_start = _actions(c_lower)
-    return (q_stop and not q_start and c_start and not c_stop) or (
-        q_start and not q_stop and c_stop and not c_start
-    )
+def _action(text: str) -> str:
+    """What ``text`` asks to do: "stop" (or take away), "start" (or add), "both" or "none"."""
+    text = _NO_ACTION.sub(" ", text)
+    stops = not _RECOVERY.search(text) and any(p.search(text) for p in _STOPPING)
+    starts = any(p.search(text) for p in _STARTING)
+    return "both" if stops and starts else "stop" if stops else "start" if starts else "none"
+
+
+def _action_clash(q_lower: str, c_lower: str) -> str | None:
+    """One side only stops or removes; the other starts or adds, or changes nothing at all.
+
+    "turn off" / "set an out-of-office reply" ask the opposite; "remove" / "change the
+    billing contact", "cancelling a payment" / "paying", "stop a recurring task" / "make a
+    recurring task" ask something else: a question that stops something is not one that
+    merely uses or changes it.
+    """
+    actions = {_action(q_lower), _action(c_lower)}
+    if actions == {"stop", "start"}:
+        return "actions oppose: one stops or removes, the other starts or adds"
+    if actions == {"stop", "none"}:
+        return "one side stops or removes, the other not"
+    return None
 
 
 def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | None:
@@ -405,8 +433,9 @@ def conflict(query: str, cached: str) -> str | None:
     clash = _antonym_clash(_words(q_told), _words(c_told), q_told, c_told)
     if clash:
         return f"antonyms: {clash}"
-    if _opposed_actions(q_lower, c_lower):
-        return "actions oppose: one stops or removes, the other starts or adds"
+    action = _action_clash(q_lower, c_lower)
+    if action:
+        return action
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
     if prefixed:
         return f"negating prefix: {prefixed}"
