@@ -139,7 +139,7 @@ _NUMBER_WORDS = {
         "fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
 } | {"thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
-_NUMBER_WORDS |= {"twice": "2", "double": "2", "thrice": "3", "triple": "3"}
+_NUMBER_WORDS |= {"twice": "2", "double": "2", "thrice": "3", "triple": "3"}  # how many times
 """Amounts written out count as numbers: "six months" and "two months" differ, "charged
 twice" and "a double payment" do not."""
 _NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})\b(?!-[a-z])")
@@ -398,10 +398,11 @@ def _owner_added(ours: str, theirs: str) -> str | None:
         ),
         None,
     )
-    words = _LETTERS.findall(theirs)  # "my team's projects" names "team"
-    if owner is None or any(word in _PEOPLE or lexicon().party(word) for word in words):
+    if owner is None:
         return None
-    return owner
+    words = _LETTERS.findall(theirs)  # "my team's projects" names "team"
+    named = any(word in _PEOPLE or lexicon().party(word) for word in words)
+    return None if named else owner
 
 
 def _entities(text: str) -> set[str]:
