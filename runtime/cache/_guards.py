@@ -3,7 +3,8 @@
 Two texts can embed closely and still ask different things: "enable 2FA" and "disable
 2FA", "can I get a refund" and "can't I get a refund", "order 1234" and "order 1243",
 "in March" and "in May", "Acme" and "Globex", "how often" and "how long", "how many users
-on one device" and "how many devices", "my invoices" and "my supplier's invoices". A hit is
+on one device" and "how many devices", "cancel instead of pausing" and "pause instead of
+cancelling", "my invoices" and "my supplier's invoices". A hit is
 refused when the texts differ in any of these, whatever their similarity.
 """
 
@@ -207,10 +208,13 @@ _NO_ACTION = re.compile(
     rf"|\b(?:i|we|you|they|a|an|the|my|our|your|its|their|this|that) {_STOP_STEMS}"
     r"(?:e?d|ped|led)\b"
     r"|\bleav(?:e|es|ing) (?:a |an )?(?:comment|note|review|message|feedback|reply)"
+    r"|\b(?:the|a|an|its|my|our|your|their|this|that|each|every) end(?:ing)?\b"
+    r"|\bend(?:ing)? of\b|\bend-to-end\b|\bend (?:date|users?)\b"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
-before the question ("I deleted", "a deleted project"), and leaving a note: none asks to
-stop anything."""
+before the question ("I deleted", "a deleted project"), leaving a note, and the noun "end"
+("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
+an "end date"): none asks to stop anything."""
 _RECOVERY = re.compile(
     r"\b(?:restor|recover|undelet|reactivat|undo|retriev)|\bget (?:\w+ )?back\b(?! for)"
 )
@@ -356,23 +360,32 @@ def _identifiers(text: str) -> set[str]:
 
 
 _COUNTED = re.compile(r"\bhow many (?:(?:of|the|our|my|your|their|these|those) )*([a-z]+)")
+_SET_ASIDE = re.compile(r"\b(?:instead of|rather than) (?:(?:the|a|an|my|our|your|it) )*([a-z]+)")
 
 
-def _count_exchanged(ours: str, theirs: str) -> str | None:
-    """Each side counts something else, and what one counts is a word of the other.
+def _exchanged(slot: re.Pattern[str], ours: str, theirs: str) -> str | None:
+    """Each side fills ``slot`` with something else, and what one puts there the other names.
 
     "How many users can sign in on one device?" / "How many devices can I sign in on at
-    once?": what the question counts and what it counts it on changed places. Two counts
-    that merely name the thing differently ("seats" / "users") are left to the rest.
+    once?": what is counted and what it is counted on changed places; "cancel instead of
+    pausing" / "pause instead of cancelling": what is chosen and what is set aside did.
+    Two slots that merely name the thing differently ("seats" / "users") are left to the
+    rest.
     """
-    counted, other = _COUNTED.search(ours), _COUNTED.search(theirs)
-    if counted is None or other is None:
+    filled, other = slot.search(ours), slot.search(theirs)
+    if filled is None or other is None:
         return None
-    mine, their = stem(counted.group(1)), stem(other.group(1))
+    mine, their = stem(filled.group(1)), stem(other.group(1))
     rest = {stem(w) for w in _WORD.findall(theirs[: other.start()] + theirs[other.end() :])}
     if mine != their and mine in rest:
-        return f"{counted.group(1)!r} / {other.group(1)!r}"
+        return f"{filled.group(1)!r} / {other.group(1)!r}"
     return None
+
+
+_SLOTS = (
+    (_COUNTED, "what is counted and what it is counted on exchanged"),
+    (_SET_ASIDE, "what is chosen and what is set aside exchanged"),
+)
 
 
 _POSSESSOR = re.compile(r"\b([a-z]+)(?:'s|s')(?![a-z])")
@@ -447,9 +460,10 @@ def conflict(query: str, cached: str) -> str | None:
         return f"asks {'/'.join(sorted(q_wh))}, not {'/'.join(sorted(c_wh))}"
     if _identifiers(query) != _identifiers(cached):
         return "identifiers differ"
-    exchanged = _count_exchanged(q_lower, c_lower) or _count_exchanged(c_lower, q_lower)
-    if exchanged:
-        return f"what is counted and what it is counted on exchanged: {exchanged}"
+    for slot, reason in _SLOTS:
+        exchanged = _exchanged(slot, q_lower, c_lower) or _exchanged(slot, c_lower, q_lower)
+        if exchanged:
+            return f"{reason}: {exchanged}"
     owner = _owner_added(q_lower, c_lower) or _owner_added(c_lower, q_lower)
     if owner:
         return f"owner on one side only: {owner!r}"
