@@ -1,7 +1,7 @@
 """Benchmark: the semantic cache (guards) against a single static threshold, same run.
 
 Runs `tierwise eval cache` on the shipped pair sets (the set the guards were developed
-on, a held-out set, and twelve fresh sets written later, see ``FRESH``), on the development
+on, a held-out set, and thirteen fresh sets written later, see ``FRESH``), on the development
 set grown to 10,000 entries for latency at scale, and calibrated: the threshold with the
 best hit rate whose wrong-hit rate stays within the target on the development set, then
 used on the held-out set. On the development and held-out sets a third run reports every
@@ -41,8 +41,9 @@ FRESH = (
     REPO / "evals/cache/support_paraphrases_fresh10.jsonl",
     REPO / "evals/cache/support_paraphrases_fresh11.jsonl",
     REPO / "evals/cache/support_paraphrases_fresh12.jsonl",
+    REPO / "evals/cache/support_paraphrases_fresh13.jsonl",
 )
-"""Twelve more sets, each written before any run on it: the first before the word-by-word
+"""Thirteen more sets, each written before any run on it: the first before the word-by-word
 check told rewordings from one-slot swaps, the second after, the third after that rule's
 last fix, the fourth and fifth each before the rules read off the set before it (all on
 2026-12-03), the sixth after the rules read off the fifth, the seventh after those read
@@ -50,7 +51,8 @@ off the sixth, the eighth after the rules measured on all seven (2026-12-04), th
 after those read off the eighth, the tenth after the rules read off the ninth and measured
 on all eleven sets (2026-12-05), the eleventh after the rules read off the tenth, the
 twelfth after the rules read off the eleventh and the stop-or-remove rule (all
-2026-12-05). Each set's wrong hits were read after its first run, so
+2026-12-05), the thirteenth after the noun-"end" and reversed-choice rules read off the
+twelfth (2026-12-07). Each set's wrong hits were read after its first run, so
 only that first run is a clean estimate; the README gives both."""
 SWEEP = (0.6, 0.7)
 """Thresholds under the default at which the fresh sets are run again."""
