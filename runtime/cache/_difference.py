@@ -284,6 +284,31 @@ def _head_inserted(slot: _Slot) -> bool:
     return not described
 
 
+_SIGN_OFFS = frozenset("thanks thank thx cheers please pls asap urgently help".split())
+
+
+def _head_appended(slot: _Slot, query: str, cached: str) -> bool:
+    """A thing named at the very end of one text only, right after the other's last thing.
+
+    "How do I delete a task list?" / "How do I delete a task?", "a deleted calendar event"
+    / "a deleted calendar": the added noun is the compound's head, so the question is
+    about something else. A sign-off ("thanks") or a new sentence is not the question's
+    end.
+    """
+    if slot.after or (slot.left and slot.right) or slot.before in _FUNCTION_WORDS:
+        return False
+    added, text = (slot.left, query) if slot.left else (slot.right, cached)
+    if not 1 <= len(added) <= 2 or not all(content for _, content in added):
+        return False
+    words = lexicon()
+    if added[-1][0] in _SIGN_OFFS or words.commonest_reading(added[-1][0]) != "n":
+        return False
+    if words.is_mostly_verb(slot.before):
+        return False
+    spelled = r"\s+".join(re.escape(word) for word in (slot.before, *(w for w, _ in added)))
+    return re.search(rf"\b{spelled}\W*$", text.lower()) is not None
+
+
 def _other_party(left: _Tokens, right: _Tokens) -> bool:
     """One side asks about the asker, the other about someone else ("I" / "someone else")."""
     ours, theirs = {word for word, _ in left}, {word for word, _ in right}
@@ -315,6 +340,34 @@ _OTHERS = frozenset("someone somebody anyone anybody others people they he she".
 
 def _subject(text: str) -> str:
     return next((word for word, _ in _tokens(text) if word not in _OPENING), "")
+
+
+_JOINED = frozenset({"and", "or", "by", "between"})
+"""Words after which two parties may come in either order: "the customer or the supplier",
+"signed by the customer"."""
+
+
+def _parties_reversed(query: str, cached: str) -> bool:
+    """Two persons named on both sides, in the opposite order.
+
+    "Can the supplier audit the customer's usage?" / "Can the customer audit the
+    supplier's security?": who does what to whom changed. Lists and passives ("the
+    customer or the supplier", "audited by the customer") name them in either order.
+    """
+    left, right = _tokens(query), _tokens(cached)
+    if {w for w, _ in (*left, *right)} & _JOINED:
+        return False
+    words = lexicon()
+
+    def persons(tokens: _Tokens) -> list[str]:
+        found = (stem(w) for w, content in tokens if content and words.party(w) == "person")
+        return list(dict.fromkeys(found))
+
+    ours, theirs = persons(left), persons(right)
+    shared = set(ours) & set(theirs)
+    return len(shared) >= 2 and [p for p in ours if p in shared] != [
+        p for p in theirs if p in shared
+    ]
 
 
 def _asker_moved(query: str, cached: str) -> bool:
@@ -392,7 +445,8 @@ def difference(query: str, cached: str) -> Difference:
         slot,
         rephrased=reordered or by_synonym,
         roles_reversed=reordered and _asker_moved(query, cached),
-        subjects_swapped=_subjects_swapped(query, cached),
+        subjects_swapped=_subjects_swapped(query, cached) or _parties_reversed(query, cached),
+        head_appended=slot is not None and _head_appended(slot, query, cached),
         describing=_describing(query) | _describing(cached),
     )
     shown = None if slot is None else (_spelled(slot.left), _spelled(slot.right))
@@ -435,13 +489,17 @@ def _change(
     rephrased: bool,
     roles_reversed: bool,
     subjects_swapped: bool,
+    head_appended: bool,
     describing: frozenset[str],
 ) -> Change:
-    if slot is not None and (
-        _exchanged(slot)
-        or _other_party(slot.left, slot.right)
-        or _thing_for_thing(slot)
-        or _head_inserted(slot)
+    if head_appended or (
+        slot is not None
+        and (
+            _exchanged(slot)
+            or _other_party(slot.left, slot.right)
+            or _thing_for_thing(slot)
+            or _head_inserted(slot)
+        )
     ):
         return Change.SWAPPED
     if subjects_swapped:

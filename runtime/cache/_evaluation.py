@@ -115,7 +115,7 @@ def _verdict(query: str, cached: str, similarity: float, report: CacheEvalReport
     judged = words.adjusted(similarity)
     differing = f"{', '.join(words.query_only) or '-'} / {', '.join(words.cached_only) or '-'}"
     if words.change is Change.REVERSED:
-        return "refused: roles reversed (the asker on one side, someone else on the other)"
+        return "refused: roles reversed (who does what, or to whom)"
     if judged is None:
         sides = words.slot or (" ".join(words.query_only), " ".join(words.cached_only))
         if not all(sides):

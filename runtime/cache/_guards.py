@@ -11,6 +11,7 @@ refused when the texts differ in any of these, whatever their similarity.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 
 from runtime.cache._lexicon import lexicon, spelled_out, stem
@@ -30,9 +31,21 @@ _NEGATIONS = frozenset(
     "without unable".split()
 )
 
-_FAILURES = ("fail", "stuck", "stopped", "missing", "empty", "blank", "broken", "ignore")
-"""Words that say something does not work: a question with one of them and a question that
-negates instead ("never finishes" / "stuck") ask the same."""
+_FAILURES = (
+    "fail",
+    "stuck",
+    "stopped",
+    "miss",
+    "empty",
+    "blank",
+    "broken",
+    "ignore",
+    "dead",
+    "wrong",
+)
+"""Words that say something does not work or went amiss: a question with one of them and a
+question that negates instead ("never finishes" / "stuck", "never lights up" / "a dead
+pixel", "an address that isn't mine" / "the wrong address") ask the same."""
 
 _ANTONYM_PAIRS = (
     ("enable", "disable"),
@@ -118,6 +131,7 @@ _STOPPING = (
     re.compile(rf"\b{_STOP_STEMS}(?:e|es|ed|ing|s|ped|ping|led|ling)?\b"),
     re.compile(
         r"\b(?:end|ending)\b(?! up)|\bquit(?:s|ting)? \w+ing\b|\bopt(?:s|ing)? out\b"
+        r"|\brid of\b|\b(?:eras|wip)(?:e|es|ed|ing)\b"
         r"|\btake (?:\w+ )?(?:down|off)\b|\b(?:cancellation|deletion|removal|termination)\b"
     ),
 )
@@ -128,7 +142,8 @@ _STARTING = (
         r"(?:e|es|ed|ing|s|ting)?\b"
     ),
 )
-"""Actions that end or take something away ("opt out", "take down", a "cancellation"), and
+"""Actions that end or take something away ("opt out", "take down", "get rid of", a
+"cancellation"), and
 actions that begin or add something ("set up" is a "set"): a question asking for one of
 each asks the opposite ("turn off" / "set an out-of-office reply", "remove" / "set a due
 date"), whichever two verbs it uses."""
@@ -196,11 +211,18 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
 
 
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
+_SWITCH_PARTICLE = re.compile(rf"({_SWITCHED})o(?:n|ff)\b")
 
 
-def _told_from_the_asker(lowered: str) -> str:
-    """What is sent to the asker is what the asker receives ("stop sending me texts")."""
-    return _SENT_TO_ASKER.sub("receive", lowered)
+def _as_antonyms_read(lowered: str) -> str:
+    """``lowered`` as the antonym guard reads it.
+
+    What is sent to the asker is what the asker receives ("stop sending me texts"), and
+    "turn ... on" or "off" loses its particle: switching on against switching off is the
+    action guard's to judge, and left in, the particle clashes with a preposition
+    ("disable 2FA on my account" / "turn off 2FA").
+    """
+    return _SWITCH_PARTICLE.sub(r"\1", _SENT_TO_ASKER.sub("receive", lowered))
 
 
 _NO_ACTION = re.compile(
@@ -210,9 +232,11 @@ _NO_ACTION = re.compile(
     r"|\bleav(?:e|es|ing) (?:a |an )?(?:comment|note|review|message|feedback|reply)"
     r"|\b(?:the|a|an|its|my|our|your|their|this|that|each|every) end(?:ing)?\b"
     r"|\bend(?:ing)? of\b|\bend-to-end\b|\bend (?:date|users?)\b"
+    rf"|\b(?:forg[eo]t|failed|fail) to {_STOP_STEMS}\w*"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
-before the question ("I deleted", "a deleted project"), leaving a note, and the noun "end"
+before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
+forgot to cancel and was charged"), leaving a note, and the noun "end"
 ("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
 an "end date"): none asks to stop anything."""
 _RECOVERY = re.compile(
@@ -432,8 +456,17 @@ def _entities(text: str) -> set[str]:
 
 
 def _entity_clash(query: str, cached: str, q_words: set[str], c_words: set[str]) -> bool:
-    """Each side names someone the other does not mention at all (Acme vs Globex)."""
-    return bool(_entities(query) - c_words) and bool(_entities(cached) - q_words)
+    """Each side names someone the other does not mention at all (Acme vs Globex).
+
+    A name that begins the other side's name is one family of names: "MacBook" / "Mac".
+    """
+    q_names, c_names = _entities(query), _entities(cached)
+    related = {
+        name
+        for name, other in itertools.product(q_names | c_names, q_names | c_names)
+        if name != other and (name.startswith(other) or other.startswith(name))
+    }
+    return bool(q_names - c_words - related) and bool(c_names - q_words - related)
 
 
 def conflict(query: str, cached: str) -> str | None:
@@ -443,7 +476,7 @@ def conflict(query: str, cached: str) -> str | None:
     q_words, c_words = _words(query), _words(cached)
     if not _same_polarity(q_words, c_words):
         return "negation differs"
-    q_told, c_told = _told_from_the_asker(q_lower), _told_from_the_asker(c_lower)
+    q_told, c_told = _as_antonyms_read(q_lower), _as_antonyms_read(c_lower)
     clash = _antonym_clash(_words(q_told), _words(c_told), q_told, c_told)
     if clash:
         return f"antonyms: {clash}"

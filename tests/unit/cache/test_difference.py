@@ -108,6 +108,15 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.REWORDED),  # one word each side ("part" / "include"), but no slot around them
         ("Do you take daily backups of my data?", "Is my data backed up every day?",
          Change.REWORDED),
+        ("How do I delete a task list?", "How do I delete a task?",
+         Change.SWAPPED),  # a noun added at the end: the compound's head, another thing
+        ("How do I delete a task? Thanks", "How do I delete a task?",
+         Change.ADDED),  # a new sentence after the question is no head
+        ("Can the supplier audit the customer's usage?",
+         "Can the customer audit the supplier's security?", Change.REVERSED),  # who audits whom
+        ("Can the supplier's security be audited by the customer?",
+         "Can the customer audit the supplier's security?",
+         Change.REPHRASED),  # the passive names the parties in the other order
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:

@@ -86,6 +86,9 @@ from runtime.cache import conflict
             "what is chosen and what is set aside exchanged",
         ),
         ("Can I end my trial early?", "Can I extend my trial?", "one side stops"),
+        ("Is 2FA on for my account?", "Is 2FA off for my account?", "antonyms: 'on'"),
+        ("How do I turn on 2FA?", "How do I turn off 2FA?", "actions oppose"),
+        ("How do I get rid of a tag?", "How do I rename a tag?", "one side stops"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -141,6 +144,16 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ),
         ("Are my messages end-to-end encrypted?", "Do you encrypt my messages?"),
         ("Can I pause instead of cancelling?", "Can I freeze my plan rather than cancel it?"),
+        ("Can I disable 2FA on my account?", "How do I turn off two-factor authentication?"),
+        ("What's the way to get rid of a task?", "How do I delete a task?"),
+        (
+            "I forgot to cancel and got charged for the renewal, can you refund it?",
+            "How do I get a refund for an accidental renewal?",
+        ),
+        ("Can I use the keyboard on my MacBook?", "Does the keyboard work with a Mac?"),
+        ("If I don't pay my invoice on time, what happens?", "What if I miss a payment?"),
+        ("One pixel on the monitor never lights up", "My monitor has a dead pixel"),
+        ("My parcel went to an address that isn't mine", "It was delivered to the wrong address"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
