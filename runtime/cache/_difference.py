@@ -370,6 +370,78 @@ def _parties_reversed(query: str, cached: str) -> bool:
     ]
 
 
+_SEQUENCE = frozenset({"before", "after", "until", "once"})
+_ASKER_AFTER = frozenset({"can", "could", "do", "did", "not", "will", "would", "should", "just"})
+"""Words that may stand between the asker and what the asker does ("I can not share")."""
+_PASSIVE = frozenset("am is are was were be been being get gets got getting".split())
+_TOWARDS = frozenset({"with", "to", "for"})
+"""Prepositions between a verb and the asker it is done to ("shared with me")."""
+
+
+def _actions(tokens: _Tokens) -> set[str]:
+    """The base forms of the verbs among ``tokens`` (words that are mostly verbs)."""
+    words = lexicon()
+    return {
+        next((base for pos, base in words.base_forms(w) if pos == "v"), w)
+        for w, content in tokens
+        if content and words.is_mostly_verb(w)
+    }
+
+
+def _sequence_reversed(query: str, cached: str) -> bool:
+    """Two actions on either side of "before" or "after", exchanged.
+
+    "Can I pay invoices before they are approved?" / "Can I approve invoices before they
+    are paid?": the order of the two actions is what is asked. A clause moved whole ("After
+    I cancel, what happens to my data?" / "What happens to my data after I cancel?") keeps
+    each action on its side.
+    """
+    sides = []
+    for text in (query, cached):
+        tokens = _tokens(text)
+        at = next((i for i, (w, _) in enumerate(tokens) if w in _SEQUENCE), None)
+        if at is None:
+            return False
+        sides.append((_actions(tokens[:at]), _actions(tokens[at + 1 :])))
+    (ours_first, ours_then), (theirs_first, theirs_then) = sides
+    return bool((ours_first - ours_then) & (theirs_then - theirs_first)) and bool(
+        (ours_then - ours_first) & (theirs_first - theirs_then)
+    )
+
+
+def _asker_turned_object(query: str, cached: str) -> bool:
+    """The asker does something on one side and has it done to them on the other.
+
+    "Can I share a calendar with someone outside my company?" / "Can I see a calendar
+    someone outside my company shared with me?": the same verb, with the asker its subject
+    ("I share") on one side and its object ("shared with me") on the other.
+    """
+    done, received = [], []
+    for text in (query, cached):
+        tokens = _tokens(text)
+        acting, acted_on = [], []
+        for i, (word, _) in enumerate(tokens):
+            if word in _ASKER_AFTER or word in _ASKER:
+                continue
+            before = [w for w, _ in tokens[max(0, i - 3) : i]]
+            passive = bool(set(before) & _PASSIVE)  # "was I logged out": done to the asker
+            while before and before[-1] in _ASKER_AFTER:
+                before.pop()
+            if before and before[-1] in _ASKER and not passive:
+                acting.append(tokens[i])
+            following = [w for w, _ in tokens[i + 1 : i + 3]]
+            if following[:1] and (
+                following[0] in _ASKER_AS_OBJECT
+                or (following[0] in _TOWARDS and following[1:] and following[1] in _ASKER_AS_OBJECT)
+            ):
+                acted_on.append(tokens[i])
+        done.append(_actions(tuple(acting)))
+        received.append(_actions(tuple(acted_on)))
+    return bool((done[0] - done[1]) & (received[1] - received[0])) or bool(
+        (done[1] - done[0]) & (received[0] - received[1])
+    )
+
+
 def _asker_moved(query: str, cached: str) -> bool:
     """Whether the asker is the object ("me", "us") on one side only.
 
@@ -445,7 +517,10 @@ def difference(query: str, cached: str) -> Difference:
         slot,
         rephrased=reordered or by_synonym,
         roles_reversed=reordered and _asker_moved(query, cached),
-        subjects_swapped=_subjects_swapped(query, cached) or _parties_reversed(query, cached),
+        subjects_swapped=_subjects_swapped(query, cached)
+        or _parties_reversed(query, cached)
+        or _sequence_reversed(query, cached)
+        or _asker_turned_object(query, cached),
         head_appended=slot is not None and _head_appended(slot, query, cached),
         describing=_describing(query) | _describing(cached),
     )

@@ -42,10 +42,15 @@ _FAILURES = (
     "ignore",
     "dead",
     "wrong",
+    "forget|forgot",
+    "wait",
+    "grey|gray",
 )
 """Words that say something does not work or went amiss: a question with one of them and a
 question that negates instead ("never finishes" / "stuck", "never lights up" / "a dead
-pixel", "an address that isn't mine" / "the wrong address") ask the same."""
+pixel", "an address that isn't mine" / "the wrong address", "forgets" / "does not
+remember", "still waiting for" / "has not arrived", "greyed out" / "can't") ask the
+same."""
 
 _ANTONYM_PAIRS = (
     ("enable", "disable"),
@@ -392,23 +397,36 @@ def _exchanged(slot: re.Pattern[str], ours: str, theirs: str) -> str | None:
 
     "How many users can sign in on one device?" / "How many devices can I sign in on at
     once?": what is counted and what it is counted on changed places; "cancel instead of
-    pausing" / "pause instead of cancelling": what is chosen and what is set aside did.
+    pausing" / "pause instead of cancelling": what is chosen and what is set aside did;
+    "assign two tasks to one person" / "assign a task to two people": what is counted.
     Two slots that merely name the thing differently ("seats" / "users") are left to the
     rest.
     """
     filled, other = slot.search(ours), slot.search(theirs)
     if filled is None or other is None:
         return None
-    mine, their = stem(filled.group(1)), stem(other.group(1))
-    rest = {stem(w) for w in _WORD.findall(theirs[: other.start()] + theirs[other.end() :])}
-    if mine != their and mine in rest:
-        return f"{filled.group(1)!r} / {other.group(1)!r}"
-    return None
+    mine, their = _thing(filled.group(1)), _thing(other.group(1))
+    if mine == their or mine not in _things_outside(theirs, other):
+        return None
+    if slot is _AMOUNT and their not in _things_outside(ours, filled):
+        return None  # an amount must trade places both ways: "3 seats" / "3 unused seats"
+    return f"{filled.group(1)!r} / {other.group(1)!r}"
 
 
+def _things_outside(text: str, match: re.Match[str]) -> set[str]:
+    return {_thing(w) for w in _WORD.findall(text[: match.start()] + text[match.end() :])}
+
+
+def _thing(word: str) -> str:
+    """The stem a thing is compared by: "people" is more than one "person"."""
+    return "person" if word == "people" else stem(word)
+
+
+_AMOUNT = re.compile(r"\b(?:\d+|two|three|four|five|six|seven|eight|nine|ten) ([a-z]+)")
 _SLOTS = (
     (_COUNTED, "what is counted and what it is counted on exchanged"),
     (_SET_ASIDE, "what is chosen and what is set aside exchanged"),
+    (_AMOUNT, "what the amount counts exchanged"),
 )
 
 

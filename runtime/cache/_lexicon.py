@@ -36,9 +36,13 @@ _DETACH = {
 }  # fmt: skip
 """WordNet's own detachment rules (morphy): inflected form to base form, per part of speech."""
 
-_ABBREVIATIONS = ((re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),)
-"""Abbreviations spelled out before two questions are compared: "2FA" has a digit in it, so
-left alone it reads as an amount ("2") or an identifier that "two-factor" lacks."""
+_ABBREVIATIONS = (
+    (re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),
+    (re.compile(r"\bin (?:one|a single) go\b", re.IGNORECASE), "at once"),
+)
+"""Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
+in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
+"in one go" is no "one" against "all"."""
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls

@@ -114,6 +114,14 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.ADDED),  # a new sentence after the question is no head
         ("Can the supplier audit the customer's usage?",
          "Can the customer audit the supplier's security?", Change.REVERSED),  # who audits whom
+        ("Can I pay invoices before they are approved?",
+         "Can I approve invoices before they are paid?",
+         Change.REVERSED),  # the two actions exchanged around "before"
+        ("Can I see a calendar someone outside my company shared with me?",
+         "Can I share a calendar with someone outside my company?",
+         Change.REVERSED),  # the asker shares on one side, is shared with on the other
+        ("Why did the desktop application log me off?", "Why was I logged out of the desktop app?",
+         Change.REWORDED),  # the asker is the object on both sides: "was I logged" is passive
         ("Can the supplier's security be audited by the customer?",
          "Can the customer audit the supplier's security?",
          Change.REPHRASED),  # the passive names the parties in the other order
