@@ -487,9 +487,17 @@ def _entity_clash(query: str, cached: str, q_words: set[str], c_words: set[str])
     return bool(q_names - c_words - related) and bool(c_names - q_words - related)
 
 
+_UNUSED = re.compile(
+    r"(?<=[a-z] )(?:(?:that|which) )?(?:i|we) (?:no longer|don't|do not|never) (?:need|use)\b",
+    re.IGNORECASE,
+)
+"""A thing described by what the asker no longer needs or uses ("a task I no longer need",
+"an old card I don't use"): the negation tells which thing, the question asks no less."""
+
+
 def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
-    query, cached = spelled_out(query), spelled_out(cached)
+    query, cached = (_UNUSED.sub(" ", spelled_out(text)) for text in (query, cached))
     q_lower, c_lower = query.lower(), cached.lower()
     q_words, c_words = _words(query), _words(cached)
     if not _same_polarity(q_words, c_words):
