@@ -65,48 +65,24 @@ from enum import StrEnum
 
 from runtime._sequences import common_prefix_length
 from runtime.cache._lexicon import lexicon, spelled_out, stem
+from runtime.cache._roles import (
+    asker_moved,
+    asker_turned_object,
+    other_party,
+    parties_reversed,
+    sequence_reversed,
+    subjects_swapped,
+)
+from runtime.cache._tokens import FUNCTION_WORDS, Tokens, tokenised
 
 SAME_WORDS_BONUS = 0.1
 """Similarity added when every content word is matched: the texts differ only in framing."""
 VERB_SWAP_PENALTY = 0.05
 """Similarity taken off when the texts phrase their action with different verbs."""
 
-_WORD = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_ACRONYM = re.compile(r"\b[A-Z]{2,}\b")
-_LABEL = re.compile(r"^\w[\w.-]*: ", re.MULTILINE)
-"""The name ``key_text`` puts before each key input ("question: ..."): not the question's
-words, so not context two questions share."""
-_CONTRACTIONS = (
-    (re.compile(r"\bcan(?:no|')t\b"), "can not"),
-    (re.compile(r"\bwon't\b"), "will not"),
-    (re.compile(r"n't\b"), " not"),
-    (re.compile(r"'(?:s|re|ve|ll|d|m)\b"), ""),
-)
-_FUNCTION_WORDS = frozenset(
-    """a an the i me my mine we us our ours you your yours he she it its they them their this
-    that these those is are was were be been being am do does did done doing have has had
-    having can could would should will shall may might must how what why where when which who
-    whom whose whenever wherever there here to of for with at by from as about into onto than
-    then so if or and but please possible way ways steps step want need like tell let get got
-    getting gets anyone someone something any some just also still really very already on in
-    out off up down over under not no never across between within through via per because every each
-    all another other else make makes made take takes took go goes going""".split()
-)
-"""Words that frame a question rather than say what it is about: pronouns, auxiliaries,
-prepositions, quantifiers and light verbs ("make", "take", "get"). Negations, particles
-and numbers are here too: the guards compare those, exactly, before this module is asked."""
 _SHARED_PREFIX = 4
 """Letters two stems must share at least to count as one word family ("liability" and
 "liable"), and at least 60% of the shorter stem."""
-
-
-_FIRST_PERSON = frozenset("i me my mine myself we us our ours ourselves".split())
-_OTHER_PARTY = frozenset(
-    """someone somebody anyone anybody else other others another he him his she her they them
-    their theirs""".split()
-)
-"""Words that say whose question it is: the asker's own, or someone else's."""
-_ASKER_AS_OBJECT = frozenset({"me", "us"})
 
 
 class Change(StrEnum):
@@ -153,30 +129,9 @@ class _Word:
 
 
 @functools.lru_cache(maxsize=16_384)
-def _tokens(text: str) -> tuple[tuple[str, bool], ...]:
-    """Every word (lowercased, contractions spelled out) and whether it is a content word.
-
-    Cached, as entries' texts meet many lookups.
-    """
-    text = _LABEL.sub("", text)
-    acronyms = {a.lower() for a in _ACRONYM.findall(text)}  # "US" is not "us"
-    lowered = text.lower().replace("\u2019", "'")
-    for pattern, replacement in _CONTRACTIONS:
-        lowered = pattern.sub(replacement, lowered)
-    return tuple(
-        ("a" if word == "an" else word, not _framing(word, acronyms))
-        for word in _WORD.findall(lowered)
-    )
-
-
-def _framing(word: str, acronyms: set[str]) -> bool:
-    return (word in _FUNCTION_WORDS and word not in acronyms) or word.isdigit()
-
-
-@functools.lru_cache(maxsize=16_384)
 def _words(text: str) -> tuple[_Word, ...]:
     """Content words with their stems."""
-    raw = _tokens(text)
+    raw = tokenised(text)
     words = []
     for i, (word, content) in enumerate(raw):
         if not content:
@@ -187,15 +142,12 @@ def _words(text: str) -> tuple[_Word, ...]:
     return tuple(words)
 
 
-_Tokens = tuple[tuple[str, bool], ...]
-
-
 @dataclass(frozen=True, slots=True)
 class _Slot:
     """The stretch of each text where two texts differ, and the shared word before it."""
 
-    left: _Tokens
-    right: _Tokens
+    left: Tokens
+    right: Tokens
     before: str
     after: str
 
@@ -206,7 +158,7 @@ def _slot(query: str, cached: str) -> _Slot | None:
     That is what is left once the words both start and end with are taken off; None when
     those hold no content word: then the whole question was reworded, not one slot of it.
     """
-    left, right = _tokens(query), _tokens(cached)
+    left, right = tokenised(query), tokenised(cached)
     before = common_prefix_length(left, right)
     after = common_prefix_length(left[before:][::-1], right[before:][::-1])
     if not any(content for _, content in (*left[:before], *left[len(left) - after :])):
@@ -224,7 +176,7 @@ _DETERMINERS = frozenset(
 """Words after which a word names a thing, whatever WordNet calls it mostly ("per project")."""
 
 
-def _things(tokens: _Tokens, other: _Tokens, before: str = "") -> list[str]:
+def _things(tokens: Tokens, other: Tokens, before: str = "") -> list[str]:
     """Stems, in order, of the content words that name things.
 
     Those are the words that are not mostly verbs, the words a determiner stands before
@@ -278,7 +230,7 @@ def _head_inserted(slot: _Slot) -> bool:
         return False
     described = (
         inserted[-1][1]
-        and slot.after not in _FUNCTION_WORDS
+        and slot.after not in FUNCTION_WORDS
         and not lexicon().is_mostly_verb(slot.after)
     )
     return not described
@@ -295,7 +247,7 @@ def _head_appended(slot: _Slot, query: str, cached: str) -> bool:
     about something else. A sign-off ("thanks") or a new sentence is not the question's
     end.
     """
-    if slot.after or (slot.left and slot.right) or slot.before in _FUNCTION_WORDS:
+    if slot.after or (slot.left and slot.right) or slot.before in FUNCTION_WORDS:
         return False
     added, text = (slot.left, query) if slot.left else (slot.right, cached)
     if not 1 <= len(added) <= 2 or not all(content for _, content in added):
@@ -309,152 +261,9 @@ def _head_appended(slot: _Slot, query: str, cached: str) -> bool:
     return re.search(rf"\b{spelled}\W*$", text.lower()) is not None
 
 
-def _other_party(left: _Tokens, right: _Tokens) -> bool:
-    """One side asks about the asker, the other about someone else ("I" / "someone else")."""
-    ours, theirs = {word for word, _ in left}, {word for word, _ in right}
-    mine = bool(ours & _FIRST_PERSON) and not ours & _OTHER_PARTY
-    others = bool(theirs & _OTHER_PARTY) and not theirs & _FIRST_PERSON
-    mine_back = bool(theirs & _FIRST_PERSON) and not theirs & _OTHER_PARTY
-    others_back = bool(ours & _OTHER_PARTY) and not ours & _FIRST_PERSON
-    return (mine and others) or (mine_back and others_back)
-
-
-def _subjects_swapped(query: str, cached: str) -> bool:
-    """Whether one text's subject is the asker and the other's someone else.
-
-    "Can others share their screen during my call?" / "Can I share my screen during a
-    call?": the subject is the first word after the question's opening ("can", "why
-    can't", "how do").
-    """
-    ours, theirs = _subject(query), _subject(cached)
-    return (ours in _ASKER and theirs in _OTHERS) or (ours in _OTHERS and theirs in _ASKER)
-
-
-_OPENING = frozenset(
-    """how why what when where who which can could do does did is are was were will would
-    should may might must not""".split()
-)
-_ASKER = frozenset({"i", "we"})
-_OTHERS = frozenset("someone somebody anyone anybody others people they he she".split())
-
-
-def _subject(text: str) -> str:
-    return next((word for word, _ in _tokens(text) if word not in _OPENING), "")
-
-
-_JOINED = frozenset({"and", "or", "by", "between"})
-"""Words after which two parties may come in either order: "the customer or the supplier",
-"signed by the customer"."""
-
-
-def _parties_reversed(query: str, cached: str) -> bool:
-    """Two persons named on both sides, in the opposite order.
-
-    "Can the supplier audit the customer's usage?" / "Can the customer audit the
-    supplier's security?": who does what to whom changed. Lists and passives ("the
-    customer or the supplier", "audited by the customer") name them in either order.
-    """
-    left, right = _tokens(query), _tokens(cached)
-    if {w for w, _ in (*left, *right)} & _JOINED:
-        return False
-    words = lexicon()
-
-    def persons(tokens: _Tokens) -> list[str]:
-        found = (stem(w) for w, content in tokens if content and words.party(w) == "person")
-        return list(dict.fromkeys(found))
-
-    ours, theirs = persons(left), persons(right)
-    shared = set(ours) & set(theirs)
-    return len(shared) >= 2 and [p for p in ours if p in shared] != [
-        p for p in theirs if p in shared
-    ]
-
-
-_SEQUENCE = frozenset({"before", "after", "until", "once"})
-_ASKER_AFTER = frozenset({"can", "could", "do", "did", "not", "will", "would", "should", "just"})
-"""Words that may stand between the asker and what the asker does ("I can not share")."""
-_PASSIVE = frozenset("am is are was were be been being get gets got getting".split())
-_TOWARDS = frozenset({"with", "to", "for"})
-"""Prepositions between a verb and the asker it is done to ("shared with me")."""
-
-
-def _actions(tokens: _Tokens) -> set[str]:
-    """The base forms of the verbs among ``tokens`` (words that are mostly verbs)."""
-    words = lexicon()
-    return {
-        next((base for pos, base in words.base_forms(w) if pos == "v"), w)
-        for w, content in tokens
-        if content and words.is_mostly_verb(w)
-    }
-
-
-def _sequence_reversed(query: str, cached: str) -> bool:
-    """Two actions on either side of "before" or "after", exchanged.
-
-    "Can I pay invoices before they are approved?" / "Can I approve invoices before they
-    are paid?": the order of the two actions is what is asked. A clause moved whole ("After
-    I cancel, what happens to my data?" / "What happens to my data after I cancel?") keeps
-    each action on its side.
-    """
-    sides = []
-    for text in (query, cached):
-        tokens = _tokens(text)
-        at = next((i for i, (w, _) in enumerate(tokens) if w in _SEQUENCE), None)
-        if at is None:
-            return False
-        sides.append((_actions(tokens[:at]), _actions(tokens[at + 1 :])))
-    (ours_first, ours_then), (theirs_first, theirs_then) = sides
-    return bool((ours_first - ours_then) & (theirs_then - theirs_first)) and bool(
-        (ours_then - ours_first) & (theirs_first - theirs_then)
-    )
-
-
-def _asker_turned_object(query: str, cached: str) -> bool:
-    """The asker does something on one side and has it done to them on the other.
-
-    "Can I share a calendar with someone outside my company?" / "Can I see a calendar
-    someone outside my company shared with me?": the same verb, with the asker its subject
-    ("I share") on one side and its object ("shared with me") on the other.
-    """
-    done, received = [], []
-    for text in (query, cached):
-        tokens = _tokens(text)
-        acting, acted_on = [], []
-        for i, (word, _) in enumerate(tokens):
-            if word in _ASKER_AFTER or word in _ASKER:
-                continue
-            before = [w for w, _ in tokens[max(0, i - 3) : i]]
-            passive = bool(set(before) & _PASSIVE)  # "was I logged out": done to the asker
-            while before and before[-1] in _ASKER_AFTER:
-                before.pop()
-            if before and before[-1] in _ASKER and not passive:
-                acting.append(tokens[i])
-            following = [w for w, _ in tokens[i + 1 : i + 3]]
-            if following[:1] and (
-                following[0] in _ASKER_AS_OBJECT
-                or (following[0] in _TOWARDS and following[1:] and following[1] in _ASKER_AS_OBJECT)
-            ):
-                acted_on.append(tokens[i])
-        done.append(_actions(tuple(acting)))
-        received.append(_actions(tuple(acted_on)))
-    return bool((done[0] - done[1]) & (received[1] - received[0])) or bool(
-        (done[1] - done[0]) & (received[0] - received[1])
-    )
-
-
-def _asker_moved(query: str, cached: str) -> bool:
-    """Whether the asker is the object ("me", "us") on one side only.
-
-    With the same words reordered, that says who does what to whom changed: "Can my team
-    set a limit for me?" / "Can I set a limit for my team?".
-    """
-    ours, theirs = {w for w, _ in _tokens(query)}, {w for w, _ in _tokens(cached)}
-    return bool(ours & _ASKER_AS_OBJECT) != bool(theirs & _ASKER_AS_OBJECT)
-
-
 def _reordered(query: str, cached: str) -> bool:
     """Whether the things both texts name come in another order."""
-    left, right = _tokens(query), _tokens(cached)
+    left, right = tokenised(query), tokenised(cached)
     ours, theirs = _things(left, right), _things(right, left)
     shared = set(ours) & set(theirs)
     return list(dict.fromkeys(s for s in ours if s in shared)) != list(
@@ -516,11 +325,11 @@ def difference(query: str, cached: str) -> Difference:
         cached_only,
         slot,
         rephrased=reordered or by_synonym,
-        roles_reversed=reordered and _asker_moved(query, cached),
-        subjects_swapped=_subjects_swapped(query, cached)
-        or _parties_reversed(query, cached)
-        or _sequence_reversed(query, cached)
-        or _asker_turned_object(query, cached),
+        roles_reversed=reordered and asker_moved(query, cached),
+        subjects_swapped=subjects_swapped(query, cached)
+        or parties_reversed(query, cached)
+        or sequence_reversed(query, cached)
+        or asker_turned_object(query, cached),
         head_appended=slot is not None and _head_appended(slot, query, cached),
         describing=_describing(query) | _describing(cached),
     )
@@ -535,7 +344,7 @@ def _describing(text: str) -> frozenset[str]:
     They say what the thing is like, not what anyone does, so two of them are two
     qualities, not two actions ("broken screens" / "a cracked screen").
     """
-    tokens, words = _tokens(text), lexicon()
+    tokens, words = tokenised(text), lexicon()
     return frozenset(
         word
         for (word, content), (after, after_content) in itertools.pairwise(tokens)
@@ -552,7 +361,7 @@ def _both_verbs(a: _Word, b: _Word) -> bool:
     return words.is_mostly_verb(a.text) and words.is_mostly_verb(b.text)
 
 
-def _spelled(tokens: _Tokens) -> str:
+def _spelled(tokens: Tokens) -> str:
     return " ".join(word for word, _ in tokens)
 
 
@@ -571,7 +380,7 @@ def _change(
         slot is not None
         and (
             _exchanged(slot)
-            or _other_party(slot.left, slot.right)
+            or other_party(slot.left, slot.right)
             or _thing_for_thing(slot)
             or _head_inserted(slot)
         )
