@@ -201,6 +201,21 @@ def _exchanged(slot: _Slot) -> bool:
     return ours != theirs and sorted(ours) == sorted(theirs)
 
 
+def _forms_traded(slot: _Slot) -> bool:
+    """Two words trading forms and places: "delete a restored" / "restore a deleted".
+
+    The slot says the same stems in another order, and two of its content words are written
+    otherwise on the other side: what is done and what it was done to changed places. A
+    question turned into the passive changes one word's form only ("encrypt my data" /
+    "my data encrypted").
+    """
+    ours, theirs = [stem(w) for w, _ in slot.left], [stem(w) for w, _ in slot.right]
+    if ours == theirs or sorted(ours) != sorted(theirs):
+        return False
+    forms = {stem(w): w for w, _ in slot.right}
+    return sum(1 for w, content in slot.left if content and forms[stem(w)] != w) >= 2
+
+
 def _thing_for_thing(slot: _Slot) -> bool:
     """One thing named for another and nothing else ("a tag to a project" / "... a task").
 
@@ -380,6 +395,7 @@ def _change(
         slot is not None
         and (
             _exchanged(slot)
+            or _forms_traded(slot)
             or other_party(slot.left, slot.right)
             or _thing_for_thing(slot)
             or _head_inserted(slot)

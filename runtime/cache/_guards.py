@@ -108,6 +108,7 @@ _ANTONYM_PAIRS = (
     ("pass", "fail"),
     ("valid", "invalid"),
     ("same", "different|another"),
+    ("extend|lengthen", "shorten|end early|cut short"),
     ("copy|duplicate", "move|transfer|relocate"),
     ("right", "wrong"),
     ("correct", "wrong"),
@@ -177,6 +178,20 @@ _MONTHS_AND_DAYS = frozenset(
 )
 
 
+def _dates(words: set[str]) -> set[str]:
+    """The months and days ``words`` name, plurals as one.
+
+    "On Mondays" names what "every Monday" does, "on weekends" what "at the weekend" does,
+    and "Saturdays and Sundays" what both do.
+    """
+    singular = {w.removesuffix("s") for w in words}
+    dates = (words | singular) & _MONTHS_AND_DAYS
+    return (dates - _WEEKEND) | {"weekend"} if dates >= _WEEKEND else dates
+
+
+_WEEKEND = frozenset({"saturday", "sunday"})
+
+
 _TIME_UNITS = "(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
 _MEASURES = (
     ("frequency", re.compile(r"\bhow (?:often|frequently|many times)\b")),
@@ -238,10 +253,13 @@ _NO_ACTION = re.compile(
     r"|\b(?:the|a|an|its|my|our|your|their|this|that|each|every) end(?:ing)?\b"
     r"|\bend(?:ing)? of\b|\bend-to-end\b|\bend (?:date|users?)\b"
     rf"|\b(?:forg[eo]t|failed|fail) to {_STOP_STEMS}\w*"
+    r"|\b(?:did|does|do|will|would) (?!(?:i|we|you)\b)(?:[a-z]+ ){1,3}end\b"
+    r"(?! (?:my|our|your|the|a|an|this|that|it|them)\b)"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
 before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
-forgot to cancel and was charged"), leaving a note, and the noun "end"
+forgot to cancel and was charged"), what ends by itself ("why did my free trial end
+early?"), leaving a note, and the noun "end"
 ("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
 an "end date"): none asks to stop anything."""
 _RECOVERY = re.compile(
@@ -292,6 +310,8 @@ def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | 
             a_right and b_left and not b_right and not a_left
         ):
             return named
+        if _traded_once(left, right, a_text, b_text):
+            return named
         if (
             a_left
             and a_right
@@ -302,6 +322,27 @@ def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | 
         ):
             return f"{named}, in the opposite order"
     return None
+
+
+def _traded_once(left: str, right: str, a_text: str, b_text: str) -> bool:
+    """One side says one word of the pair once more, the other once more the other word.
+
+    "the same document at different times" / "the same document at the same time": both say
+    "same", but one of its two uses became "different".
+    """
+    a_left, a_right = _count(left, a_text), _count(right, a_text)
+    b_left, b_right = _count(left, b_text), _count(right, b_text)
+    return (a_left - b_left) * (a_right - b_right) < 0
+
+
+def _count(terms: str, text: str) -> int:
+    return len(_spelled_as(terms).findall(text))
+
+
+@functools.cache
+def _spelled_as(terms: str) -> re.Pattern[str]:
+    spellings = sorted(_spellings(terms), key=len, reverse=True)
+    return re.compile(rf"\b(?:{'|'.join(re.escape(s) for s in spellings)})\b")
 
 
 _INFLECTIONS = ("", "s", "d", "ed", "ing")
@@ -352,9 +393,30 @@ def _first(left: str, right: str, text: str) -> bool:
 
 
 def _numbers(text: str) -> set[str]:
-    """The amounts in ``text``, but for one: "one project" is "a project", "a different one"."""
+    """The amounts in ``text``, but for one: "one project" is "a project", "a different one".
+
+    A duration is counted in the largest unit it fills whole: "60 minutes" is "an hour",
+    "14 days" is "two weeks".
+    """
+    text = _DURATION.sub(_in_largest_unit, text)
     spelled = {_NUMBER_WORDS[w] for w in _NUMBER_WORD.findall(text.lower())}
     return (set(_NUMBER.findall(text)) | spelled) - {"1"}
+
+
+_DURATION = re.compile(r"\b(\d+)[ -](minute|hour|day|month)s?\b", re.IGNORECASE)
+_LARGER_UNIT = {
+    "minute": (60, "hour"),
+    "hour": (24, "day"),
+    "day": (7, "week"),
+    "month": (12, "year"),
+}
+
+
+def _in_largest_unit(match: re.Match[str]) -> str:
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    while unit in _LARGER_UNIT and amount % _LARGER_UNIT[unit][0] == 0:
+        amount, unit = amount // _LARGER_UNIT[unit][0], _LARGER_UNIT[unit][1]
+    return f"{amount} {unit}s"
 
 
 _PERSONS = frozenset("people person persons user users member members party parties".split())
@@ -529,7 +591,7 @@ def conflict(query: str, cached: str) -> str | None:
     asked, answered = _measure(q_lower), _measure(c_lower)
     if asked and answered and asked != answered:
         return f"asks {asked}, not {answered}"
-    if (q_words & _MONTHS_AND_DAYS) != (c_words & _MONTHS_AND_DAYS):
+    if _dates(q_words) != _dates(c_words):
         return "dates differ"
     if _entity_clash(query, cached, q_words, c_words):
         return "named entities differ"

@@ -125,6 +125,8 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("Can the supplier's security be audited by the customer?",
          "Can the customer audit the supplier's security?",
          Change.REPHRASED),  # the passive names the parties in the other order
+        ("Can I delete a restored workspace?", "Can I restore a deleted workspace?",
+         Change.SWAPPED),  # what is done and what it was done to trade forms and places
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:

@@ -95,6 +95,14 @@ from runtime.cache import conflict
             "Can I assign a task to two people?",
             "what the amount counts exchanged",
         ),
+        (  # both say "same"; one of its two uses became "different"
+            "Can two people edit the same document at different times?",
+            "Can two people edit the same document at the same time?",
+            "antonyms: 'same'",
+        ),
+        ("Can I extend my free trial?", "Why did my free trial end early?", "antonyms: 'extend'"),
+        ("When does my subscription end?", "How do I cancel my subscription?", "one side stops"),
+        ("Is the report sent on Mondays?", "Is the report sent on Fridays?", "dates differ"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -166,6 +174,19 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("I'm still waiting for the replacement unit", "My replacement has not arrived yet"),
         ("The invite button is greyed out", "Why can't I invite more members?"),
         ("Can I remove a task I no longer need?", "How do I delete a task?"),
+        ("My posts are always 60 minutes late", "Why do my posts publish an hour late?"),
+        (
+            "If I cancel in the first two weeks, do I get my money back?",
+            "Can I get a refund if I cancel within 14 days?",
+        ),
+        ("I want the report emailed on Mondays", "Can I get the report emailed every Monday?"),
+        ("Can I mute alerts on Saturdays and Sundays?", "How do I stop notifications on weekends?"),
+        ("The trial expired sooner than it should have", "Why did my free trial end early?"),
+        (  # "mark" and "junk" name no month
+            "Do other members of the team have access to notes I mark private?",
+            "Can my team see my private notes?",
+        ),
+        ("Customers say my mail lands in their junk folder", "My emails are going to spam"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
