@@ -403,6 +403,33 @@ def _numbers(text: str) -> set[str]:
     return (set(_NUMBER.findall(text)) | spelled) - {"1"}
 
 
+_ABOVE = frozenset("larger bigger more greater longer over above".split())
+_BOUND = re.compile(
+    r"\b(larger|bigger|more|greater|longer|over|above|smaller|less|fewer|shorter|under|below)"
+    r"(?: than)? (\d+(?:\.\d+)?) ?([a-z]+)",
+    re.IGNORECASE,
+)
+_MEASURED = re.compile(r"\b(\d+(?:\.\d+)?) ?([a-z]+)", re.IGNORECASE)
+
+
+def _inside_bound(bounded: str, measured: str) -> bool:
+    """One side's only amount lies within the other side's only bound, in the same unit.
+
+    "Why can't I upload files larger than 10 MB?" / "My 12 MB file won't upload": the file
+    is one of those the bound speaks of.
+    """
+    bounds, amounts = _BOUND.findall(bounded), _MEASURED.findall(measured)
+    if len(bounds) != 1 or len(amounts) != 1 or len(_NUMBER.findall(bounded)) != 1:
+        return False
+    if _BOUND.search(measured):  # two bounds: "over 100 MB" is not "over 10 MB"
+        return False
+    (side, limit, unit), (amount, measured_unit) = bounds[0], amounts[0]
+    if unit.lower() != measured_unit.lower() or _numbers(measured) != {amount}:
+        return False
+    above = side.lower() in _ABOVE
+    return float(amount) > float(limit) if above else float(amount) < float(limit)
+
+
 _DURATION = re.compile(r"\b(\d+)[ -](minute|hour|day|month)s?\b", re.IGNORECASE)
 _LARGER_UNIT = {
     "minute": (60, "hour"),
@@ -574,7 +601,9 @@ def conflict(query: str, cached: str) -> str | None:
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
     if prefixed:
         return f"negating prefix: {prefixed}"
-    if _numbers(query) != _numbers(cached):
+    if _numbers(query) != _numbers(cached) and not (
+        _inside_bound(query, cached) or _inside_bound(cached, query)
+    ):
         return "numbers differ"
     q_wh, c_wh = _embedded_questions(query), _embedded_questions(cached)
     if q_wh and c_wh and q_wh != c_wh:

@@ -103,6 +103,8 @@ from runtime.cache import conflict
         ("Can I extend my free trial?", "Why did my free trial end early?", "antonyms: 'extend'"),
         ("When does my subscription end?", "How do I cancel my subscription?", "one side stops"),
         ("Is the report sent on Mondays?", "Is the report sent on Fridays?", "dates differ"),
+        ("My 8 MB file won't upload", "Why can't I upload files larger than 10 MB?", "numbers"),
+        ("Can I upload files over 100 MB?", "Can I upload files over 10 MB?", "numbers"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -187,6 +189,7 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
             "Can my team see my private notes?",
         ),
         ("Customers say my mail lands in their junk folder", "My emails are going to spam"),
+        ("My 12 MB file won't upload", "Why can't I upload files larger than 10 MB?"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
