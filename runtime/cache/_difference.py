@@ -68,6 +68,7 @@ from runtime.cache._lexicon import lexicon, spelled_out, stem
 from runtime.cache._roles import (
     asker_moved,
     asker_turned_object,
+    direction_reversed,
     other_party,
     parties_reversed,
     sequence_reversed,
@@ -344,7 +345,8 @@ def difference(query: str, cached: str) -> Difference:
         subjects_swapped=subjects_swapped(query, cached)
         or parties_reversed(query, cached)
         or sequence_reversed(query, cached)
-        or asker_turned_object(query, cached),
+        or asker_turned_object(query, cached)
+        or direction_reversed(query, cached),
         head_appended=slot is not None and _head_appended(slot, query, cached),
         describing=_describing(query) | _describing(cached),
     )

@@ -130,7 +130,7 @@ _ANTONYM_PAIRS = (
 _SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+[\w'-]+){0,3}?\s+"
 _STOP_STEMS = (
     r"(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|uninstall|"
-    r"unpublish|terminat|silenc|prevent|hid|leav)"
+    r"unpublish|terminat|silenc|prevent|hid|leav|block)"
 )
 _STOPPING = (
     re.compile(_SWITCHED + r"off\b"),
@@ -228,6 +228,48 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     if denying == {"without"}:
         return "missing" in plain
     return any(_has(word, plain, "") for word in _FAILURES)
+
+
+_WINDOW = re.compile(
+    r"\b(within|inside|before|after|past|beyond|outside)(?: of)? (?:the |a |an |my |your )?([\w-]+)"
+)
+_INSIDE = frozenset({"within", "inside", "before"})
+
+
+def _inside_and_outside(ours: str, theirs: str) -> str | None:
+    """The same limit, with one side inside it and the other past it.
+
+    "a refund within the 30-day window" / "after the 30-day window", "return within 30
+    days" / "after 30 days"; "a 14-day window after cancelling" / "cancel within 14 days"
+    names two limits and is left alone.
+    """
+    mine = {limit: side in _INSIDE for side, limit in _WINDOW.findall(ours)}
+    other = {limit: side in _INSIDE for side, limit in _WINDOW.findall(theirs)}
+    return next(
+        (limit for limit in mine.keys() & other.keys() if mine[limit] != other[limit]), None
+    )
+
+
+_NONE_OF = re.compile(r"\b(?:no|any) ([a-z]+)")
+
+
+def _none_against_faulty(denying: str, other: str) -> bool:
+    """One side has none of a thing, the other a faulty one: a failure, but another.
+
+    "My keyboard types no characters" / "... the wrong characters", "my printer doesn't
+    print any pages" / "... prints blank pages".
+    """
+    if not _negations(_words(denying)) or _negations(_words(other)):
+        return False
+    none = {stem(word) for word in _NONE_OF.findall(denying)}
+    return bool(none & {stem(word) for word in _faulty().findall(other)})
+
+
+@functools.cache
+def _faulty() -> re.Pattern[str]:
+    """A failure word and the thing after it ("blank pages", "wrong characters")."""
+    spellings = sorted({s for terms in _FAILURES for s in _spellings(terms)})
+    return re.compile(rf"\b(?:{'|'.join(map(re.escape, spellings))}) ([a-z]+)")
 
 
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
@@ -591,10 +633,15 @@ def conflict(query: str, cached: str) -> str | None:
     q_words, c_words = _words(query), _words(cached)
     if not _same_polarity(q_words, c_words):
         return "negation differs"
+    if _none_against_faulty(q_lower, c_lower) or _none_against_faulty(c_lower, q_lower):
+        return "negation differs: none of a thing on one side, a faulty one on the other"
     q_told, c_told = _as_antonyms_read(q_lower), _as_antonyms_read(c_lower)
     clash = _antonym_clash(_words(q_told), _words(c_told), q_told, c_told)
     if clash:
         return f"antonyms: {clash}"
+    window = _inside_and_outside(q_lower, c_lower)
+    if window:
+        return f"inside one side's window, past it on the other: {window!r}"
     action = _action_clash(q_lower, c_lower)
     if action:
         return action

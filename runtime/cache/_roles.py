@@ -9,7 +9,7 @@ match, the question does not. Each check here says whether the roles changed.
 from __future__ import annotations
 
 from runtime.cache._lexicon import lexicon, stem
-from runtime.cache._tokens import Tokens, tokenised
+from runtime.cache._tokens import FUNCTION_WORDS, Tokens, tokenised
 
 _FIRST_PERSON = frozenset("i me my mine myself we us our ours ourselves".split())
 _OTHER_PARTY = frozenset(
@@ -151,6 +151,39 @@ def asker_turned_object(query: str, cached: str) -> bool:
     return bool((done[0] - done[1]) & (received[1] - received[0])) or bool(
         (done[1] - done[0]) & (received[0] - received[1])
     )
+
+
+_DIRECTIONS = frozenset({"from", "to"})
+_PASSED_OVER = frozenset("a the my our your their his her its this that another other".split())
+_PERSONS_AS_OBJECT = frozenset("you me us them him her".split())
+
+
+def direction_reversed(query: str, cached: str) -> bool:
+    """Where something goes from on one side is where it goes to on the other, both ways.
+
+    "How do I transfer my domain to you from another registrar?" / "... from you to
+    another registrar?": the same words, the move the other way round.
+    """
+    (ours_from, ours_to), (theirs_from, theirs_to) = _ends(query), _ends(cached)
+    return bool((ours_from - theirs_from) & theirs_to) and bool((ours_to - theirs_to) & theirs_from)
+
+
+def _ends(text: str) -> tuple[set[str], set[str]]:
+    """(what ``text`` says a move starts from, what it says it goes to), as stems."""
+    tokens, words = tokenised(text), lexicon()
+    ends: dict[str, set[str]] = {"from": set(), "to": set()}
+    for i, (word, _) in enumerate(tokens):
+        if word not in _DIRECTIONS:
+            continue
+        rest = [w for w, _ in tokens[i + 1 :]]
+        while rest and rest[0] in _PASSED_OVER:
+            rest.pop(0)
+        if rest and (
+            rest[0] in _PERSONS_AS_OBJECT
+            or (rest[0] not in FUNCTION_WORDS and not words.is_mostly_verb(rest[0]))
+        ):
+            ends[word].add(stem(rest[0]))
+    return ends["from"], ends["to"]
 
 
 def asker_moved(query: str, cached: str) -> bool:

@@ -12,6 +12,7 @@ from runtime.cache._difference import (
 )
 from runtime.cache._keys import key_text
 from runtime.cache._lexicon import lexicon
+from runtime.cache._roles import direction_reversed
 
 
 def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
@@ -127,6 +128,9 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.REPHRASED),  # the passive names the parties in the other order
         ("Can I delete a restored workspace?", "Can I restore a deleted workspace?",
          Change.SWAPPED),  # what is done and what it was done to trade forms and places
+        ("How do I transfer my domain from you to another registrar?",
+         "How do I transfer my domain to you from another registrar?",
+         Change.REVERSED),  # where it moves from and where to, exchanged
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
@@ -162,3 +166,9 @@ def test_the_correction_follows_the_change() -> None:
     exchanged = difference("Move me from yearly to monthly", "Move me from monthly to yearly")
     assert exchanged.adjusted(0.99) is None
     assert exchanged.slot == ("yearly to monthly", "monthly to yearly")
+
+
+def test_a_move_told_in_another_order_keeps_its_direction() -> None:
+    told = "How do I move a task to the team board from my list?"
+    assert not direction_reversed("How do I move a task from my list to the team board?", told)
+    assert direction_reversed("How do I move a task from the team board to my list?", told)

@@ -105,6 +105,14 @@ from runtime.cache import conflict
         ("Is the report sent on Mondays?", "Is the report sent on Fridays?", "dates differ"),
         ("My 8 MB file won't upload", "Why can't I upload files larger than 10 MB?", "numbers"),
         ("Can I upload files over 100 MB?", "Can I upload files over 10 MB?", "numbers"),
+        (
+            "Can I get a refund within the 30-day window?",
+            "Can I get a refund after the 30-day window?",
+            "inside one side's window, past it",
+        ),
+        ("My keyboard types no characters", "My keyboard types the wrong characters", "negation"),
+        ("Why does my printer not print any pages?", "Why does it print blank pages?", "negation"),
+        ("Can I unblock a user?", "Can I block a user?", "one side stops"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -190,6 +198,12 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ),
         ("Customers say my mail lands in their junk folder", "My emails are going to spam"),
         ("My 12 MB file won't upload", "Why can't I upload files larger than 10 MB?"),
+        (  # two limits: the window, and what it follows
+            "Is there a 14-day money-back window after cancelling?",
+            "Can I get a refund if I cancel within 14 days?",
+        ),
+        ("How do I stop someone from sending me messages?", "Can I block a user from messaging me?"),
+        ("My printer feeds paper but nothing is printed", "Why does my printer print blank pages?"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
