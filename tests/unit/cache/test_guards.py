@@ -202,7 +202,7 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
             "Is there a 14-day money-back window after cancelling?",
             "Can I get a refund if I cancel within 14 days?",
         ),
-        ("How do I stop someone from sending me messages?", "Can I block a user from messaging me?"),
+        ("How do I stop someone from messaging me?", "Can I block a user from messaging me?"),
         ("My printer feeds paper but nothing is printed", "Why does my printer print blank pages?"),
     ],
 )
