@@ -217,6 +217,13 @@ def _forms_traded(slot: _Slot) -> bool:
     return sum(1 for w, content in slot.left if content and forms[stem(w)] != w) >= 2
 
 
+def _one_for_one(slot: _Slot) -> bool:
+    """One word for one word and nothing else, determiners aside ("see the" / "set a")."""
+    ours = [w for w, _ in slot.left if w not in _DETERMINERS]
+    theirs = [w for w, _ in slot.right if w not in _DETERMINERS]
+    return len(ours) == len(theirs) == 1
+
+
 def _thing_for_thing(slot: _Slot) -> bool:
     """One thing named for another and nothing else ("a tag to a project" / "... a task").
 
@@ -414,7 +421,7 @@ def _change(
     verbs = [words.is_mostly_verb(w) and w not in describing for w in (*query_only, *cached_only)]
     if not query_only or not cached_only:
         return Change.VERB_ADDED if any(verbs) else Change.ADDED
-    if slot is not None and len(slot.left) == len(slot.right) == 1:
+    if slot is not None and _one_for_one(slot):
         return Change.SWAPPED  # one word for one word and nothing else, verbs too
     if all(verbs):
         return Change.VERBS_SWAPPED

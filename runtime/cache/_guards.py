@@ -138,7 +138,8 @@ _STOPPING = (
     re.compile(
         r"\b(?:end|ending)\b(?! up)|\bquit(?:s|ting)? \w+ing\b|\bopt(?:s|ing)? out\b"
         r"|\brid of\b|\b(?:eras|wip)(?:e|es|ed|ing)\b"
-        r"|\btake (?:\w+ )?(?:down|off)\b|\b(?:cancellation|deletion|removal|termination)\b"
+        r"|\b(?:take|takes|took|taken|taking) (?:\w+ )?(?:down|off)\b"
+        r"|\b(?:cancellation|deletion|removal|termination)\b"
     ),
 )
 _STARTING = (

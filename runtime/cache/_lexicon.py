@@ -39,10 +39,11 @@ _DETACH = {
 _ABBREVIATIONS = (
     (re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),
     (re.compile(r"\bin (?:one|a single) go\b", re.IGNORECASE), "at once"),
+    (re.compile(r"\b(\d{1,2})(am|pm)\b", re.IGNORECASE), r"\1 \2"),
 )
 """Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
 in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
-"in one go" is no "one" against "all"."""
+"in one go" is no "one" against "all"; "2pm" is the time "2 pm", no identifier."""
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls
