@@ -165,8 +165,11 @@ _NUMBER_WORDS = {
 _NUMBER_WORDS |= {"twice": "2", "double": "2", "thrice": "3", "triple": "3"}  # how many times
 """Amounts written out count as numbers: "six months" and "two months" differ, "charged
 twice" and "a double payment" do not."""
-_NUMBER_WORD = re.compile(rf"\b({'|'.join(_NUMBER_WORDS)})\b(?!-[a-z])")
-"""A number word, unless it begins a compound: "two-factor" and "one-time" count nothing."""
+_NUMBER_WORD = re.compile(
+    rf"\b({'|'.join(_NUMBER_WORDS)})\b(?!-(?!(?:minute|hour|day|week|month|year)s?\b)[a-z])"
+)
+"""A number word, unless it begins a compound: "two-factor" and "one-time" count nothing, a
+"three-hour delay" counts three as "three hours" does."""
 _CLAUSE = re.compile(r"[.,!?:;\n]")
 _QUESTION_WORDS = frozenset("who whom whose what when where which why how".split())
 
@@ -219,15 +222,15 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     """Both texts assert, or both deny, or one denies what the other calls a failure.
 
     "Uploads over 2 GB won't work" asks what "Why does the upload fail over 2 GB?" asks; a
-    "without" is matched only by "missing" ("arrived without a stand" is not "arrived
-    broken").
+    "without" is matched only by "missing" or "excluding" ("arrived without a stand" is not
+    "arrived broken"; "prices without VAT" are prices that exclude it).
     """
     q_not, c_not = _negations(q_words), _negations(c_words)
     if bool(q_not) == bool(c_not):
         return True
     denying, plain = (q_not, c_words) if q_not else (c_not, q_words)
     if denying == {"without"}:
-        return "missing" in plain
+        return "missing" in plain or any(word.startswith("exclud") for word in plain)
     return any(_has(word, plain, "") for word in _FAILURES)
 
 

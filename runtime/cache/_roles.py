@@ -159,13 +159,16 @@ _PERSONS_AS_OBJECT = frozenset("you me us them him her".split())
 
 
 def direction_reversed(query: str, cached: str) -> bool:
-    """Where something goes from on one side is where it goes to on the other, both ways.
+    """Where something goes from on one side is where it goes to on the other.
 
     "How do I transfer my domain to you from another registrar?" / "... from you to
-    another registrar?": the same words, the move the other way round.
+    another registrar?", "pick up a parcel from a PO box" / "send a parcel to a PO box":
+    the move goes the other way round.
     """
     (ours_from, ours_to), (theirs_from, theirs_to) = _ends(query), _ends(cached)
-    return bool((ours_from - theirs_from) & theirs_to) and bool((ours_to - theirs_to) & theirs_from)
+    return bool((ours_from - ours_to - theirs_from) & theirs_to) or bool(
+        (ours_to - ours_from - theirs_to) & theirs_from
+    )
 
 
 def _ends(text: str) -> tuple[set[str], set[str]]:
