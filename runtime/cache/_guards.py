@@ -476,6 +476,18 @@ def _inside_bound(bounded: str, measured: str) -> bool:
     return float(amount) > float(limit) if above else float(amount) < float(limit)
 
 
+_SEVERAL = re.compile(r"\b(?:multiple|several|more than one)\b", re.IGNORECASE)
+
+
+def _two_as_several(counted: str, vague: str) -> bool:
+    """Two of something on one side, "multiple" or "more than one" on the other.
+
+    "Can two people edit a document at once?" / "Can more than one person edit a document
+    at once?": asking about two is asking whether more than one works.
+    """
+    return _numbers(counted) == {"2"} and not _numbers(vague) and bool(_SEVERAL.search(vague))
+
+
 _DURATION = re.compile(r"\b(\d+)[ -](minute|hour|day|month)s?\b", re.IGNORECASE)
 _LARGER_UNIT = {
     "minute": (60, "hour"),
@@ -653,7 +665,10 @@ def conflict(query: str, cached: str) -> str | None:
     if prefixed:
         return f"negating prefix: {prefixed}"
     if _numbers(query) != _numbers(cached) and not (
-        _inside_bound(query, cached) or _inside_bound(cached, query)
+        _inside_bound(query, cached)
+        or _inside_bound(cached, query)
+        or _two_as_several(query, cached)
+        or _two_as_several(cached, query)
     ):
         return "numbers differ"
     q_wh, c_wh = _embedded_questions(query), _embedded_questions(cached)

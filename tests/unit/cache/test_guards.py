@@ -115,6 +115,7 @@ from runtime.cache import conflict
         ("Can I unblock a user?", "Can I block a user?", "one side stops"),
         ("The shop took down my listing", "How do I edit my listing?", "one side stops"),
         ("Refund for a three-hour delay?", "Refund for a two-hour delay?", "numbers"),
+        ("Can three people edit a file at once?", "Can several people edit a file?", "numbers"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -209,6 +210,7 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("Can we check in before 2pm?", "Can guests check in before 2 pm?"),  # a time, no id
         ("Prices in the app exclude VAT, why?", "Why does the app show prices without VAT?"),
         ("Is a refund due for a three-hour delay?", "Refund if my flight is delayed three hours"),
+        ("Can a task have multiple assignees?", "Can I assign a task to two people?"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
