@@ -70,6 +70,7 @@ from runtime.cache._roles import (
     asker_turned_object,
     direction_reversed,
     other_party,
+    owner_swapped,
     parties_reversed,
     sequence_reversed,
     subjects_swapped,
@@ -406,6 +407,7 @@ def _change(
             _exchanged(slot)
             or _forms_traded(slot)
             or other_party(slot.left, slot.right)
+            or owner_swapped(slot.left, slot.right)
             or _thing_for_thing(slot)
             or _head_inserted(slot)
         )

@@ -139,6 +139,7 @@ _STOPPING = (
         r"\b(?:end|ending)\b(?! up)|\bquit(?:s|ting)? \w+ing\b|\bopt(?:s|ing)? out\b"
         r"|\brid of\b|\b(?:eras|wip)(?:e|es|ed|ing)\b"
         r"|\b(?:take|takes|took|taken|taking) (?:\w+ )?(?:down|off)\b"
+        r"|\bcall(?:s|ed|ing)? (?:\w+ )?off\b"
         r"|\b(?:cancellation|deletion|removal|termination)\b"
     ),
 )
@@ -296,6 +297,7 @@ _NO_ACTION = re.compile(
     rf"|\b(?:i|we|you|they|a|an|the|my|our|your|its|their|this|that) {_STOP_STEMS}"
     r"(?:e?d|ped|led)\b"
     r"|\bleav(?:e|es|ing) (?:a |an )?(?:comment|note|review|message|feedback|reply)"
+    r"|\bleav(?:e|es|ing) (?:\w+ )?(?:spots?|marks?|stains?|streaks?|residue|film|smudges?)\b"
     r"|\b(?:the|a|an|its|my|our|your|their|this|that|each|every) end(?:ing)?\b"
     r"|\bend(?:ing)? of\b|\bend-to-end\b|\bend (?:date|users?)\b"
     rf"|\b(?:forg[eo]t|failed|fail) to {_STOP_STEMS}\w*"
@@ -305,7 +307,8 @@ _NO_ACTION = re.compile(
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
 before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
 forgot to cancel and was charged"), what ends by itself ("why did my free trial end
-early?"), leaving a note, and the noun "end"
+early?"), leaving a note, a thing that leaves marks ("the dishwasher leaves white
+spots"), and the noun "end"
 ("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
 an "end date"): none asks to stop anything."""
 _RECOVERY = re.compile(

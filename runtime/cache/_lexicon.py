@@ -40,10 +40,12 @@ _ABBREVIATIONS = (
     (re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),
     (re.compile(r"\bin (?:one|a single) go\b", re.IGNORECASE), "at once"),
     (re.compile(r"\b(\d{1,2})(am|pm)\b", re.IGNORECASE), r"\1 \2"),
+    (re.compile(r"\b(?:a pair of|dual)\b(?!-)", re.IGNORECASE), "two"),
 )
 """Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
 in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
-"in one go" is no "one" against "all"; "2pm" is the time "2 pm", no identifier."""
+"in one go" is no "one" against "all"; "2pm" is the time "2 pm", no identifier; "a pair of"
+and "dual" screens are two."""
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls

@@ -30,6 +30,21 @@ def other_party(left: Tokens, right: Tokens) -> bool:
     return (mine and others) or (mine_back and others_back)
 
 
+_YOURS = frozenset({"your", "yours"})
+_MINE = frozenset("my mine our ours own".split())
+
+
+def owner_swapped(left: Tokens, right: Tokens) -> bool:
+    """One side's thing is the service's ("your"), the other's the asker's ("my own").
+
+    "Can I use your SMTP server?" / "Can I use my own SMTP server?".
+    """
+    ours, theirs = {word for word, _ in left}, {word for word, _ in right}
+    return (
+        bool(ours & _YOURS) and not ours & _MINE and bool(theirs & _MINE) and not theirs & _YOURS
+    ) or (bool(theirs & _YOURS) and not theirs & _MINE and bool(ours & _MINE) and not ours & _YOURS)
+
+
 def subjects_swapped(query: str, cached: str) -> bool:
     """Whether one text's subject is the asker and the other's someone else.
 

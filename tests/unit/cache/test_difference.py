@@ -128,6 +128,9 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.REPHRASED),  # the passive names the parties in the other order
         ("Can I delete a restored workspace?", "Can I restore a deleted workspace?",
          Change.SWAPPED),  # what is done and what it was done to trade forms and places
+        ("Can I use your SMTP server for outgoing emails?",
+         "Can I use my own SMTP server for outgoing emails?",
+         Change.SWAPPED),  # the service's server against the asker's own
         ("Can I pick up a parcel from a PO box?", "Can I send a parcel to a PO box?",
          Change.REVERSED),  # the parcel moves the other way
         ("Can I see the budget for each project?", "Can I set a budget for each project?",
