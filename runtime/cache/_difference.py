@@ -225,6 +225,24 @@ def _one_for_one(slot: _Slot) -> bool:
     return len(ours) == len(theirs) == 1
 
 
+_OPPOSITES = frozenset(
+    frozenset(pair.split()) for pair in ("on off", "in out", "up down", "over under")
+)
+
+
+def _opposites_exchanged(slot: _Slot) -> bool:
+    """The same words with two opposite particles exchanged.
+
+    "Why is my heating off when the thermostat is on?" / "... on when the thermostat is
+    off?": which one is on changed.
+    """
+    ours, theirs = [w for w, _ in slot.left], [w for w, _ in slot.right]
+    if ours == theirs or sorted(ours) != sorted(theirs):
+        return False
+    moved = {frozenset((a, b)) for a, b in zip(ours, theirs, strict=True) if a != b}
+    return bool(moved) and moved <= _OPPOSITES
+
+
 def _thing_for_thing(slot: _Slot) -> bool:
     """One thing named for another and nothing else ("a tag to a project" / "... a task").
 
@@ -406,6 +424,7 @@ def _change(
         and (
             _exchanged(slot)
             or _forms_traded(slot)
+            or _opposites_exchanged(slot)
             or other_party(slot.left, slot.right)
             or owner_swapped(slot.left, slot.right)
             or _thing_for_thing(slot)

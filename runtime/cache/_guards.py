@@ -139,7 +139,7 @@ _STOPPING = (
         r"\b(?:end|ending)\b(?! up)|\bquit(?:s|ting)? \w+ing\b|\bopt(?:s|ing)? out\b"
         r"|\brid of\b|\b(?:eras|wip)(?:e|es|ed|ing)\b"
         r"|\b(?:take|takes|took|taken|taking) (?:\w+ )?(?:down|off)\b"
-        r"|\bcall(?:s|ed|ing)? (?:\w+ )?off\b"
+        r"|\bcall(?:s|ed|ing)? (?:\w+ )?off\b|\bkeep(?:s|ing)? (?:\w+ ){1,3}from \w+ing\b"
         r"|\b(?:cancellation|deletion|removal|termination)\b"
     ),
 )
@@ -241,25 +241,34 @@ def _inside_and_outside(ours: str, theirs: str) -> str | None:
 
 
 _NONE_OF = re.compile(r"\b(?:no|any) ([a-z]+)")
+_NOT_SHOWN = re.compile(r"\bnot [a-z]+ (?:the |a |an |my |your )?([a-z]+)")
+_ABSENT = ("empty", "blank", "miss")
+"""Failure words that say a thing is not there: "blank covers" are covers not shown."""
 
 
 def _none_against_faulty(denying: str, other: str) -> bool:
     """One side has none of a thing, the other a faulty one: a failure, but another.
 
     "My keyboard types no characters" / "... the wrong characters", "my printer doesn't
-    print any pages" / "... prints blank pages".
+    print any pages" / "... prints blank pages"; "does not show the cover" / "shows the
+    wrong cover", though a "blank cover" is a cover not shown.
     """
     if not _negations(_words(denying)) or _negations(_words(other)):
         return False
     none = {stem(word) for word in _NONE_OF.findall(denying)}
-    return bool(none & {stem(word) for word in _faulty().findall(other)})
+    not_shown = {stem(word) for word in _NOT_SHOWN.findall(denying)}
+    faulty = {(stem(thing), failure) for failure, thing in _faulty().findall(other)}
+    return any(
+        thing in none or (thing in not_shown and not failure.startswith(_ABSENT))
+        for thing, failure in faulty
+    )
 
 
 @functools.cache
 def _faulty() -> re.Pattern[str]:
-    """A failure word and the thing after it ("blank pages", "wrong characters")."""
+    """A failure word (as its terms name it) and the thing after it ("blank pages")."""
     spellings = sorted({s for terms in _FAILURES for s in _spellings(terms)})
-    return re.compile(rf"\b(?:{'|'.join(map(re.escape, spellings))}) ([a-z]+)")
+    return re.compile(rf"\b({'|'.join(map(re.escape, spellings))}) ([a-z]+)")
 
 
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")

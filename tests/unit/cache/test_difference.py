@@ -128,6 +128,9 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.REPHRASED),  # the passive names the parties in the other order
         ("Can I delete a restored workspace?", "Can I restore a deleted workspace?",
          Change.SWAPPED),  # what is done and what it was done to trade forms and places
+        ("Why is my heating off when the thermostat is on?",
+         "Why is my heating on when the thermostat is off?",
+         Change.SWAPPED),  # which one is on, exchanged
         ("Can I use your SMTP server for outgoing emails?",
          "Can I use my own SMTP server for outgoing emails?",
          Change.SWAPPED),  # the service's server against the asker's own
