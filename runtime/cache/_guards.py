@@ -16,6 +16,7 @@ import re
 
 from runtime.cache._amounts import amounts_differ
 from runtime.cache._lexicon import lexicon, spelled_out, stem
+from runtime.cache._time import dates, inside_and_outside, measure
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 _IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]*\b", re.IGNORECASE)
@@ -161,40 +162,6 @@ _QUESTION_WORDS = frozenset("who whom whose what when where which why how".split
 
 _NEGATING_PREFIXES = ("un", "in", "im", "dis", "non", "non-")
 
-_MONTHS_AND_DAYS = frozenset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday friday "
-    "saturday sunday today yesterday tomorrow tonight weekend".split()
-)
-
-
-def _dates(words: set[str]) -> set[str]:
-    """The months and days ``words`` name, plurals as one.
-
-    "On Mondays" names what "every Monday" does, "on weekends" what "at the weekend" does,
-    and "Saturdays and Sundays" what both do.
-    """
-    singular = {w.removesuffix("s") for w in words}
-    dates = (words | singular) & _MONTHS_AND_DAYS
-    return (dates - _WEEKEND) | {"weekend"} if dates >= _WEEKEND else dates
-
-
-_WEEKEND = frozenset({"saturday", "sunday"})
-
-
-_TIME_UNITS = "(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
-_MEASURES = (
-    ("frequency", re.compile(r"\bhow (?:often|frequently|many times)\b")),
-    ("duration", re.compile(rf"\bhow (?:long|many {_TIME_UNITS})\b")),
-    ("quantity", re.compile(r"\bhow (?:much|many)\b")),
-)
-"""What a "how ..." question asks for, first match wins: "how often are backups made" and
-"how long are backups kept" ask about the same backups and want different answers."""
-
-
-def _measure(text: str) -> str | None:
-    return next((name for name, pattern in _MEASURES if pattern.search(text)), None)
-
 
 def _words(text: str) -> set[str]:
     return set(_WORD.findall(text.lower().replace("\u2019", "'")))
@@ -218,26 +185,6 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     if denying == {"without"}:
         return "missing" in plain or any(word.startswith("exclud") for word in plain)
     return any(_has(word, plain, "") for word in _FAILURES)
-
-
-_WINDOW = re.compile(
-    r"\b(within|inside|before|after|past|beyond|outside)(?: of)? (?:the |a |an |my |your )?([\w-]+)"
-)
-_INSIDE = frozenset({"within", "inside", "before"})
-
-
-def _inside_and_outside(ours: str, theirs: str) -> str | None:
-    """The same limit, with one side inside it and the other past it.
-
-    "a refund within the 30-day window" / "after the 30-day window", "return within 30
-    days" / "after 30 days"; "a 14-day window after cancelling" / "cancel within 14 days"
-    names two limits and is left alone.
-    """
-    mine = {limit: side in _INSIDE for side, limit in _WINDOW.findall(ours)}
-    other = {limit: side in _INSIDE for side, limit in _WINDOW.findall(theirs)}
-    return next(
-        (limit for limit in mine.keys() & other.keys() if mine[limit] != other[limit]), None
-    )
 
 
 _NONE_OF = re.compile(r"\b(?:no|any) ([a-z]+)")
@@ -586,7 +533,7 @@ def conflict(query: str, cached: str) -> str | None:
     clash = _antonym_clash(_words(q_told), _words(c_told), q_told, c_told)
     if clash:
         return f"antonyms: {clash}"
-    window = _inside_and_outside(q_lower, c_lower)
+    window = inside_and_outside(q_lower, c_lower)
     if window:
         return f"inside one side's window, past it on the other: {window!r}"
     action = _action_clash(q_lower, c_lower)
@@ -609,10 +556,10 @@ def conflict(query: str, cached: str) -> str | None:
     owner = _owner_added(q_lower, c_lower) or _owner_added(c_lower, q_lower)
     if owner:
         return f"owner on one side only: {owner!r}"
-    asked, answered = _measure(q_lower), _measure(c_lower)
+    asked, answered = measure(q_lower), measure(c_lower)
     if asked and answered and asked != answered:
         return f"asks {asked}, not {answered}"
-    if _dates(q_words) != _dates(c_words):
+    if dates(q_words) != dates(c_words):
         return "dates differ"
     if _entity_clash(query, cached, q_words, c_words):
         return "named entities differ"

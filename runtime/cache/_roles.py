@@ -39,10 +39,13 @@ def owner_swapped(left: Tokens, right: Tokens) -> bool:
 
     "Can I use your SMTP server?" / "Can I use my own SMTP server?".
     """
-    ours, theirs = {word for word, _ in left}, {word for word, _ in right}
-    return (
-        bool(ours & _YOURS) and not ours & _MINE and bool(theirs & _MINE) and not theirs & _YOURS
-    ) or (bool(theirs & _YOURS) and not theirs & _MINE and bool(ours & _MINE) and not ours & _YOURS)
+    return {_owner(left), _owner(right)} == {"yours", "mine"}
+
+
+def _owner(tokens: Tokens) -> str | None:
+    words = {word for word, _ in tokens}
+    yours, mine = bool(words & _YOURS), bool(words & _MINE)
+    return "yours" if yours and not mine else "mine" if mine and not yours else None
 
 
 def subjects_swapped(query: str, cached: str) -> bool:
@@ -193,14 +196,12 @@ def _ends(text: str) -> tuple[set[str], set[str]]:
     for i, (word, _) in enumerate(tokens):
         if word not in _DIRECTIONS:
             continue
-        rest = [w for w, _ in tokens[i + 1 :]]
-        while rest and rest[0] in _PASSED_OVER:
-            rest.pop(0)
-        if rest and (
-            rest[0] in _PERSONS_AS_OBJECT
-            or (rest[0] not in FUNCTION_WORDS and not words.is_mostly_verb(rest[0]))
+        end = next((w for w, _ in tokens[i + 1 :] if w not in _PASSED_OVER), None)
+        if end is not None and (
+            end in _PERSONS_AS_OBJECT
+            or (end not in FUNCTION_WORDS and not words.is_mostly_verb(end))
         ):
-            ends[word].add(stem(rest[0]))
+            ends[word].add(stem(end))
     return ends["from"], ends["to"]
 
 
