@@ -46,12 +46,13 @@ _FAILURES = (
     "forget|forgot",
     "wait",
     "grey|gray",
+    "lose|lost",
 )
 """Words that say something does not work or went amiss: a question with one of them and a
 question that negates instead ("never finishes" / "stuck", "never lights up" / "a dead
 pixel", "an address that isn't mine" / "the wrong address", "forgets" / "does not
-remember", "still waiting for" / "has not arrived", "greyed out" / "can't") ask the
-same."""
+remember", "still waiting for" / "has not arrived", "greyed out" / "can't", "has no power" /
+"loses power") ask the same."""
 
 _ANTONYM_PAIRS = (
     ("enable", "disable"),
@@ -128,7 +129,9 @@ _ANTONYM_PAIRS = (
     ("this week", "last week"),
 )
 
-_SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+[\w'-]+){0,3}?\s+"
+_SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+(?!o(?:n|ff)\b)[\w'-]+){0,3}?\s+"
+"""A switching verb up to its particle, the first "on" or "off" after it: "turn off roaming
+charges on my plan" turns something off."""
 _STOP_STEMS = (
     r"(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|uninstall|"
     r"unpublish|terminat|silenc|prevent|hid|leav|block)"
@@ -176,7 +179,8 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
 
     "Uploads over 2 GB won't work" asks what "Why does the upload fail over 2 GB?" asks; a
     "without" is matched only by "missing" or "excluding" ("arrived without a stand" is not
-    "arrived broken"; "prices without VAT" are prices that exclude it).
+    "arrived broken"; "prices without VAT" are prices that exclude it). A word denied on one
+    side is its opposite by prefix on the other: "no longer connected" / "disconnects".
     """
     q_not, c_not = _negations(q_words), _negations(c_words)
     if bool(q_not) == bool(c_not):
@@ -184,7 +188,13 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     denying, plain = (q_not, c_words) if q_not else (c_not, q_words)
     if denying == {"without"}:
         return "missing" in plain or any(word.startswith("exclud") for word in plain)
-    return any(_has(word, plain, "") for word in _FAILURES)
+    denied = {stem(word) for word in (q_words if q_not else c_words)}
+    return any(_has(word, plain, "") for word in _FAILURES) or any(
+        stem(word.removeprefix(prefix)) in denied
+        for word in plain
+        for prefix in ("dis", "un")
+        if word.startswith(prefix) and len(word) > len(prefix) + 3
+    )
 
 
 _NONE_OF = re.compile(r"\b(?:no|any) ([a-z]+)")
@@ -198,7 +208,8 @@ def _none_against_faulty(denying: str, other: str) -> bool:
 
     "My keyboard types no characters" / "... the wrong characters", "my printer doesn't
     print any pages" / "... prints blank pages"; "does not show the cover" / "shows the
-    wrong cover", though a "blank cover" is a cover not shown.
+    wrong cover", though a "blank cover" is a cover not shown, and what was lost is none
+    ("has no power" / "loses power").
     """
     if not _negations(_words(denying)) or _negations(_words(other)):
         return False
@@ -206,7 +217,8 @@ def _none_against_faulty(denying: str, other: str) -> bool:
     not_shown = {stem(word) for word in _NOT_SHOWN.findall(denying)}
     faulty = {(stem(thing), failure) for failure, thing in _faulty().findall(other)}
     return any(
-        thing in none or (thing in not_shown and not failure.startswith(_ABSENT))
+        (thing in none and not failure.startswith("los"))
+        or (thing in not_shown and not failure.startswith(_ABSENT))
         for thing, failure in faulty
     )
 
@@ -243,12 +255,17 @@ _NO_ACTION = re.compile(
     r"|\bend(?:ing)? of\b|\bend-to-end\b|\bend (?:date|users?)\b"
     rf"|\b(?:forg[eo]t|failed|fail) to {_STOP_STEMS}\w*"
     r"|\b(?:did|does|do|will|would) (?!(?:i|we|you)\b)(?:[a-z]+ ){1,3}end\b"
+    rf"|\b(?:did|does|do|will|would) (?!(?:i|we|you)\b)(?:[a-z]+ ){{1,3}}{_STOP_STEMS}e?\b"
+    r"(?=\s*(?:$|[?.,!;]|(?:when|whenever|while|after|if|every|during|randomly)\b))"
+    rf"|\b(?:it|(?:my|our|your|the|this|its) (?:[a-z'-]+ ){{0,2}}[a-z'-]+) {_STOP_STEMS}(?:es|s)\b"
+    r"|\bleaves\b(?! (?:the|a|an|my|our|your|this|that|it|them|me|us)\b)"
     r"(?! (?:my|our|your|the|a|an|this|that|it|them)\b)"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
 before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
 forgot to cancel and was charged"), what ends by itself ("why did my free trial end
-early?"), leaving a note, a thing that leaves marks ("the dishwasher leaves white
+early?"), what a thing does by itself ("why does the VPN disconnect", "my robot stops
+halfway"), leaving a note, a thing that leaves marks ("the dishwasher leaves white
 spots"), and the noun "end"
 ("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
 an "end date"): none asks to stop anything."""

@@ -36,15 +36,19 @@ _DETACH = {
 }  # fmt: skip
 """WordNet's own detachment rules (morphy): inflected form to base form, per part of speech."""
 
+_UNITS = "ghz|mhz|hz|tb|gb|mb|kb|mah|kwh|kg|km|cm|mm|ml"
+"""Units written onto their number ("5GHz", "100MB"), parted from it before comparing."""
 _ABBREVIATIONS = (
     (re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),
     (re.compile(r"\bin (?:one|a single) go\b", re.IGNORECASE), "at once"),
     (re.compile(r"\b(\d{1,2})(am|pm)\b", re.IGNORECASE), r"\1 \2"),
+    (re.compile(rf"\b(\d+(?:\.\d+)?)({_UNITS})\b", re.IGNORECASE), r"\1 \2"),
     (re.compile(r"\b(?:a pair of|dual)\b(?!-)", re.IGNORECASE), "two"),
 )
 """Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
 in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
-"in one go" is no "one" against "all"; "2pm" is the time "2 pm", no identifier; "a pair of"
+"in one go" is no "one" against "all"; "2pm" is the time "2 pm" and "5GHz" is "5 GHz", no
+identifier; "a pair of"
 and "dual" screens are two."""
 
 _stemmer = snowballstemmer.stemmer("english")
