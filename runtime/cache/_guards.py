@@ -187,7 +187,12 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
         return True
     denying, plain = (q_not, c_words) if q_not else (c_not, q_words)
     if denying == {"without"}:
-        return "missing" in plain or any(word.startswith("exclud") for word in plain)
+        denier = q_words if q_not else c_words
+        return (
+            "missing" in plain
+            or any(word.startswith("exclud") for word in plain)
+            or bool(denier & _GOING_IN and plain & _REMOTE and not denier & _REMOTE)
+        )
     denied = {stem(word) for word in (q_words if q_not else c_words)}
     return any(_has(word, plain, "") for word in _FAILURES) or any(
         stem(word.removeprefix(prefix)) in denied
@@ -196,6 +201,11 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
         if word.startswith(prefix) and len(word) > len(prefix) + 3
     )
 
+
+_GOING_IN = frozenset("visiting visit going coming".split())
+_REMOTE = frozenset("online remotely".split())
+"""Doing without going in is doing it remotely: "renew the card without visiting the branch" /
+"renew the card online"."""
 
 _NONE_OF = re.compile(r"\b(?:no|any) ([a-z]+)")
 _NOT_SHOWN = re.compile(r"\bnot [a-z]+ (?:the |a |an |my |your )?([a-z]+)")

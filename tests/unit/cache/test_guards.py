@@ -224,6 +224,7 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("My robot vacuum stops halfway, why?", "Why does my robot vacuum return to the dock?"),
         ("My e-scooter has no power on hills", "Why does my e-scooter lose power on hills?"),
         ("The leaves on my plant are going yellow", "Why are my plant's leaves turning yellow?"),
+        ("Can I renew my card without visiting the branch?", "How do I renew my card online?"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
