@@ -547,6 +547,28 @@ _UNUSED = re.compile(
 "an old card I don't use"): the negation tells which thing, the question asks no less."""
 
 
+_MAKE_HAPPEN = re.compile(
+    r"\bhow (?:do|can|could|would|should) (?:i|we) (?:make|get|let|have|force)\b"
+)
+_WHY_IT_HAPPENS = re.compile(r"\bwhy (?:does|do|did|is|are|was|were)\b")
+
+
+def _wanted_against_complained(ours: str, theirs: str) -> bool:
+    """One side asks how to make something happen, the other why it happens.
+
+    "How do I make the navigation app route me through toll roads?" wants what "Why does
+    the navigation app route me through toll roads?" complains of. Sides that deny or stop
+    are left to the negation and action guards.
+    """
+    return bool(
+        _MAKE_HAPPEN.search(ours)
+        and _WHY_IT_HAPPENS.search(theirs)
+        and not _MAKE_HAPPEN.search(theirs)
+        and _action(ours) == _action(theirs) == "none"
+        and not _negations(_words(ours)) | _negations(_words(theirs))
+    )
+
+
 def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
     query, cached = (_UNUSED.sub(" ", spelled_out(text)) for text in (query, cached))
@@ -566,6 +588,8 @@ def conflict(query: str, cached: str) -> str | None:
     action = _action_clash(q_lower, c_lower)
     if action:
         return action
+    if _wanted_against_complained(q_lower, c_lower) or _wanted_against_complained(c_lower, q_lower):
+        return "one side asks how to make it happen, the other why it happens"
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
     if prefixed:
         return f"negating prefix: {prefixed}"
