@@ -134,7 +134,7 @@ _SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+(?!o(?:n|ff)\b)[\w'-]+)
 charges on my plan" turns something off."""
 _STOP_STEMS = (
     r"(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|uninstall|"
-    r"unpublish|terminat|silenc|prevent|hid|leav|block)"
+    r"unpublish|terminat|silenc|prevent|hid|leav|block|halt)"
 )
 _STOPPING = (
     re.compile(_SWITCHED + r"off\b"),
@@ -192,6 +192,8 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
             "missing" in plain
             or any(word.startswith("exclud") for word in plain)
             or bool(denier & _GOING_IN and plain & _REMOTE and not denier & _REMOTE)
+            or bool(denier & _CONNECTION and "offline" in plain)
+            or bool(plain & _NEEDING)
         )
     denied = {stem(word) for word in (q_words if q_not else c_words)}
     return any(_has(word, plain, "") for word in _FAILURES) or any(
@@ -204,8 +206,12 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
 
 _GOING_IN = frozenset("visiting visit going coming".split())
 _REMOTE = frozenset("online remotely".split())
-"""Doing without going in is doing it remotely: "renew the card without visiting the branch" /
-"renew the card online"."""
+_CONNECTION = frozenset("internet connection signal wifi wi-fi network data".split())
+_NEEDING = frozenset("need needs needed require requires required".split())
+"""Doing without going in is doing it remotely ("renew the card without visiting the branch"
+/ "renew the card online"), without a connection is offline, and doing without a thing asks
+whether it is needed ("watch live TV without a cable box" / "do I need a cable box to watch
+live TV")."""
 
 _NONE_OF = re.compile(r"\b(?:no|any) ([a-z]+)")
 _NOT_SHOWN = re.compile(r"\bnot [a-z]+ (?:the |a |an |my |your )?([a-z]+)")
@@ -240,6 +246,11 @@ def _faulty() -> re.Pattern[str]:
     return re.compile(rf"\b({'|'.join(map(re.escape, spellings))}) ([a-z]+)")
 
 
+_OPPOSITE_OF = {"right": "wrong", "correct": "wrong", "same": "different", "valid": "invalid"}
+_NOT_RIGHT = re.compile(
+    rf"\b(?:not|isn't|aren't|wasn't|weren't) ((?:the |a |an )?)({'|'.join(_OPPOSITE_OF)})\b"
+)
+"""What is not right is wrong: "my timetable is not the right one" / "the wrong timetable"."""
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
 _SWITCH_PARTICLE = re.compile(rf"({_SWITCHED})o(?:n|ff)\b")
 
@@ -247,11 +258,13 @@ _SWITCH_PARTICLE = re.compile(rf"({_SWITCHED})o(?:n|ff)\b")
 def _as_antonyms_read(lowered: str) -> str:
     """``lowered`` as the antonym guard reads it.
 
-    What is sent to the asker is what the asker receives ("stop sending me texts"), and
+    What is sent to the asker is what the asker receives ("stop sending me texts"), what is
+    not right is wrong, and
     "turn ... on" or "off" loses its particle: switching on against switching off is the
     action guard's to judge, and left in, the particle clashes with a preposition
     ("disable 2FA on my account" / "turn off 2FA").
     """
+    lowered = _NOT_RIGHT.sub(lambda m: m[1] + _OPPOSITE_OF[m[2]], lowered)
     return _SWITCH_PARTICLE.sub(r"\1", _SENT_TO_ASKER.sub("receive", lowered))
 
 

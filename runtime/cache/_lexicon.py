@@ -41,14 +41,16 @@ _UNITS = "ghz|mhz|hz|tb|gb|mb|kb|mah|kwh|kg|km|cm|mm|ml"
 _ABBREVIATIONS = (
     (re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),
     (re.compile(r"\bin (?:one|a single) go\b", re.IGNORECASE), "at once"),
+    (re.compile(r"\b12 ?am\b", re.IGNORECASE), "midnight"),
+    (re.compile(r"\b12 ?pm\b", re.IGNORECASE), "noon"),
     (re.compile(r"\b(\d{1,2})(am|pm)\b", re.IGNORECASE), r"\1 \2"),
     (re.compile(rf"\b(\d+(?:\.\d+)?)({_UNITS})\b", re.IGNORECASE), r"\1 \2"),
     (re.compile(r"\b(?:a pair of|dual)\b(?!-)", re.IGNORECASE), "two"),
 )
 """Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
 in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
-"in one go" is no "one" against "all"; "2pm" is the time "2 pm" and "5GHz" is "5 GHz", no
-identifier; "a pair of"
+"in one go" is no "one" against "all"; "2pm" is the time "2 pm" ("12 am" is midnight) and
+"5GHz" is "5 GHz", no identifier; "a pair of"
 and "dual" screens are two."""
 
 _stemmer = snowballstemmer.stemmer("english")

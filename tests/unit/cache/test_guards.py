@@ -226,6 +226,11 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("My e-scooter has no power on hills", "Why does my e-scooter lose power on hills?"),
         ("The leaves on my plant are going yellow", "Why are my plant's leaves turning yellow?"),
         ("Can I renew my card without visiting the branch?", "How do I renew my card online?"),
+        ("My timetable is not the right one", "Why is my portal showing the wrong timetable?"),
+        ("Can I save podcasts without internet?", "Can I download podcasts to listen offline?"),
+        ("Is check-in after 12 am possible?", "Can I check in after midnight?"),
+        ("Do I need a cable box to watch live TV?", "Can I watch live TV without a cable box?"),
+        ("Charging always halts at 80%, why?", "Why does my charger stop charging at 80%?"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
