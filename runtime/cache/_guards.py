@@ -35,7 +35,7 @@ _NEGATIONS = frozenset(
 _FAILURES = (
     "fail",
     "stuck",
-    "stopped",
+    "stop|stopped",
     "miss",
     "empty",
     "blank",
@@ -48,11 +48,11 @@ _FAILURES = (
     "grey|gray",
     "lose|lost",
 )
-"""Words that say something does not work or went amiss: a question with one of them and a
-question that negates instead ("never finishes" / "stuck", "never lights up" / "a dead
-pixel", "an address that isn't mine" / "the wrong address", "forgets" / "does not
+"""Words that say something does not work, went amiss or should stop: a question with one of
+them and a question that negates instead ("never finishes" / "stuck", "never lights up" /
+"a dead pixel", "an address that isn't mine" / "the wrong address", "forgets" / "does not
 remember", "still waiting for" / "has not arrived", "greyed out" / "can't", "has no power" /
-"loses power") ask the same."""
+"loses power", "so it doesn't repeat" / "stop a recurring meeting") ask the same."""
 
 _ANTONYM_PAIRS = (
     ("enable", "disable"),
