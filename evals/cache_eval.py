@@ -1,7 +1,7 @@
 """Benchmark: the semantic cache (guards) against a single static threshold, same run.
 
 Runs `tierwise eval cache` on the shipped pair sets (the set the guards were developed
-on, a held-out set, and twenty-two fresh sets written later, see ``FRESH``), on the development
+on, a held-out set, and twenty-three fresh sets written later, see ``FRESH``), on the development
 set grown to 10,000 entries for latency at scale, and calibrated: the threshold with the
 best hit rate whose wrong-hit rate stays within the target on the development set, then
 used on the held-out set. On the development and held-out sets a third run reports every
@@ -51,8 +51,9 @@ FRESH = (
     REPO / "evals/cache/support_paraphrases_fresh20.jsonl",
     REPO / "evals/cache/support_paraphrases_fresh21.jsonl",
     REPO / "evals/cache/support_paraphrases_fresh22.jsonl",
+    REPO / "evals/cache/support_paraphrases_fresh23.jsonl",
 )
-"""Twenty-two more sets, each written before any run on it: the first before the word-by-word
+"""Twenty-three more sets, each written before any run on it: the first before the word-by-word
 check told rewordings from one-slot swaps, the second after, the third after that rule's
 last fix, the fourth and fifth each before the rules read off the set before it (all on
 2026-12-03), the sixth after the rules read off the fifth, the seventh after those read
@@ -69,8 +70,9 @@ after those read off the seventeenth, the nineteenth after those read off the ei
 and the two-as-several rule, the twentieth after those read off the nineteenth (all
 2026-12-07), the twenty-first (everyday services: fitness trackers, pharmacies, insurance,
 tickets, rentals) after those read off the twentieth, the twenty-second (services again:
-EV charging, travel, payroll, developer tools) after those read off the twenty-first (both
-2026-12-08). Each
+EV charging, travel, payroll, developer tools) after those read off the twenty-first, the
+twenty-third (contract review: force majeure, audits of subprocessors, set-off, escrow) after
+those read off the twenty-second (all 2026-12-08). Each
 set's wrong hits were read after its first run, so
 only that first run is a clean estimate; the README gives both."""
 SWEEP = (0.6, 0.7)
