@@ -71,7 +71,7 @@ and the two-as-several rule, the twentieth after those read off the nineteenth (
 2026-12-07), the twenty-first (everyday services: fitness trackers, pharmacies, insurance,
 tickets, rentals) after those read off the twentieth, the twenty-second (services again:
 EV charging, travel, payroll, developer tools) after those read off the twenty-first, the
-twenty-third (contract review: force majeure, audits of subprocessors, set-off, escrow) after
+twenty-third (contract review: force majeure, subprocessors, set-off, escrow) after
 those read off the twenty-second (all 2026-12-08). Each
 set's wrong hits were read after its first run, so
 only that first run is a clean estimate; the README gives both."""

@@ -68,6 +68,7 @@ _ANTONYM_PAIRS = (
     ("allow", "block"),
     ("allow", "deny"),
     ("allow", "prevent"),
+    ("allow|permit", "prohibit|forbid"),
     ("let", "prevent"),
     ("let", "stop"),
     ("accept", "reject"),

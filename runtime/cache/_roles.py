@@ -8,6 +8,9 @@ match, the question does not. Each check here says whether the roles changed.
 
 from __future__ import annotations
 
+import itertools
+import re
+
 from runtime.cache._lexicon import lexicon, stem
 from runtime.cache._tokens import FUNCTION_WORDS, Tokens, tokenised
 
@@ -53,22 +56,49 @@ def subjects_swapped(query: str, cached: str) -> bool:
 
     "Can others share their screen during my call?" / "Can I share my screen during a
     call?": the subject is the first word after the question's opening ("can", "why
-    can't", "how do").
+    can't", "how do"). And whether one's subject is a contract's customer and the other's its
+    supplier.
     """
     ours, theirs = _subject(query), _subject(cached)
-    return (ours in _ASKER and theirs in _OTHERS) or (ours in _OTHERS and theirs in _ASKER)
+    if (ours in _ASKER and theirs in _OTHERS) or (ours in _OTHERS and theirs in _ASKER):
+        return True
+    ours, theirs = _acting_party(query), _acting_party(cached)
+    sides = itertools.permutations(_CONTRACT_SIDES)
+    return any(ours in one and theirs in other for one, other in sides)
 
 
-_OPENING = frozenset(
-    """how why what when where who which can could do does did is are was were will would
-    should may might must not""".split()
-)
+_OPENING_WORDS = (
+    "how why what when where who which can could do does did is are was were will would "
+    "should may might must not"
+).split()
+_OPENING = frozenset(_OPENING_WORDS)
+_FIELD_LABEL = re.compile(r"^[a-z_]+:\s*")
+"""A key text's field name ("question: Can the customer ...")."""
+_DONE_BY = re.compile(r"\b(?:be|been|is|are|was|were) \w+ed by\b")
 _ASKER = frozenset({"i", "we"})
 _OTHERS = frozenset("someone somebody anyone anybody others people they he she".split())
 
 
+_ACTING_PARTY = re.compile(
+    rf"^(?:(?:{'|'.join(sorted(_OPENING_WORDS))})\s+)+(?:(?:the|a|an|our|my|your|this|that)\s+)?"
+    r"([a-z]+)\b(?!['\u2019]s)"
+)
+_CONTRACT_SIDES = (
+    frozenset("customer customers client clients buyer buyers licensee we i".split()),
+    frozenset("supplier suppliers vendor vendors provider providers seller licensor".split()),
+)
+"""The two sides of a contract: "Can the customer suspend payment ...?" is not "Can the
+supplier suspend the service ...?", whoever else each names."""
+
+
 def _subject(text: str) -> str:
     return next((word for word, _ in tokenised(text) if word not in _OPENING), "")
+
+
+def _acting_party(text: str) -> str:
+    """The question's subject, when it is a party and not its possession ("the supplier's")."""
+    found = _ACTING_PARTY.match(_FIELD_LABEL.sub("", text.lower().lstrip()))
+    return found[1] if found and not _DONE_BY.search(text.lower()) else ""
 
 
 _JOINED = frozenset({"and", "or", "by", "between"})

@@ -128,6 +128,12 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.REPHRASED),  # the passive names the parties in the other order
         ("Can I delete a restored workspace?", "Can I restore a deleted workspace?",
          Change.SWAPPED),  # what is done and what it was done to trade forms and places
+        ("Can the customer suspend payment for failures?",
+         "Can the supplier suspend the service for non-payment?",
+         Change.REVERSED),  # the customer acts on one side, the supplier on the other
+        ("Are we allowed to hold back payment we dispute?",
+         "Can the customer withhold payment for disputed invoices?",
+         Change.REWORDED),  # "we" are the customer
         ("Why is my heating off when the thermostat is on?",
          "Why is my heating on when the thermostat is off?",
          Change.SWAPPED),  # which one is on, exchanged
@@ -152,6 +158,13 @@ def test_the_names_of_key_inputs_are_not_context_two_questions_share() -> None:
     assert difference(query, cached).change is Change.REWORDED  # nothing alike around it
     keyed = difference(key_text([("question", query)]), key_text([("question", cached)]))
     assert keyed.change is Change.REWORDED  # "question: " on both is no shared context
+
+
+def test_the_acting_party_is_read_past_the_key_inputs_name() -> None:
+    query = "Can the customer suspend payment for failures?"
+    cached = "Can the supplier suspend the service for non-payment?"
+    keyed = difference(key_text([("question", query)]), key_text([("question", cached)]))
+    assert keyed.change is Change.REVERSED
 
 
 def test_the_correction_follows_the_change() -> None:

@@ -120,6 +120,7 @@ from runtime.cache import conflict
         ("Turn on roaming on my plan", "Turn off roaming fees on my plan", "actions oppose"),
         ("Why does the app delete old versions?", "Why does the app show old versions?", "one"),
         ("How do I make the map avoid tolls?", "Why does the map avoid tolls?", "one side asks"),
+        ("Does the contract prohibit set-off?", "Does the contract allow set-off?", "antonyms"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
