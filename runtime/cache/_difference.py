@@ -375,6 +375,8 @@ def difference(query: str, cached: str) -> Difference:
         or direction_reversed(query, cached),
         head_appended=slot is not None and _head_appended(slot, query, cached),
         describing=_describing(query) | _describing(cached),
+        money_swapped=_money_on_one_side(query_only, query, cached)
+        or _money_on_one_side(cached_only, cached, query),
     )
     shown = None if slot is None else (_spelled(slot.left), _spelled(slot.right))
     return Difference(query_only, cached_only, change, shown)
@@ -399,6 +401,23 @@ def _describing(text: str) -> frozenset[str]:
     )
 
 
+_PAYING = frozenset("pay paid charg bill refund settl cost owe reimburs".split())
+_MONEY = _PAYING | {"fee", "price", "free", "invoic"}
+_PAYING_WITH = re.compile(r"\bpa(?:y|ys|id|ying) (?:with|by|using|via)\b", re.IGNORECASE)
+
+
+def _money_on_one_side(only: tuple[str, ...], text: str, other: str) -> bool:
+    """A verb that moves money on one side, and no word of money on the other.
+
+    "Who pays for the escrow?" / "Who holds the escrow?", "charging me in dollars" /
+    "showing me dollars" ask something else; paying with something names how ("Can I pay
+    with PayPal?" / "Do you accept PayPal?"), and "paid" / "free" plans are one matter.
+    """
+    if _PAYING_WITH.search(text) or not any(stem(word) in _PAYING for word in only):
+        return False
+    return not any(stem(word) in _MONEY for word, _ in tokenised(other))
+
+
 def _both_verbs(a: _Word, b: _Word) -> bool:
     words = lexicon()
     return words.is_mostly_verb(a.text) and words.is_mostly_verb(b.text)
@@ -418,6 +437,7 @@ def _change(
     subjects_swapped: bool,
     head_appended: bool,
     describing: frozenset[str],
+    money_swapped: bool,
 ) -> Change:
     if head_appended or (
         slot is not None
@@ -445,6 +465,8 @@ def _change(
     if slot is not None and _one_for_one(slot):
         return Change.SWAPPED  # one word for one word and nothing else, verbs too
     if all(verbs):
+        if money_swapped:
+            return Change.SWAPPED  # paying for it is not holding or accepting it
         return Change.VERBS_SWAPPED
     one_for_one = len(query_only) == len(cached_only) == 1
     opening = slot is not None and not slot.before  # the question's opening reworded

@@ -131,6 +131,14 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("Can the customer suspend payment for failures?",
          "Can the supplier suspend the service for non-payment?",
          Change.REVERSED),  # the customer acts on one side, the supplier on the other
+        ("Who pays for the source code escrow?", "Who holds the source code in escrow?",
+         Change.SWAPPED),  # a verb that moves money for one that moves none
+        ("Why is the app charging me in dollars?", "Why is the app showing me dollars?",
+         Change.SWAPPED),  # dollars are no word of paying
+        ("Do you accept PayPal?", "Can I pay with PayPal?",
+         Change.VERBS_SWAPPED),  # paying with something names how
+        ("Is additional storage paid?", "Do you charge for extra storage?",
+         Change.VERBS_SWAPPED),  # money on both sides
         ("Are we allowed to hold back payment we dispute?",
          "Can the customer withhold payment for disputed invoices?",
          Change.REWORDED),  # "we" are the customer
