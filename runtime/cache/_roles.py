@@ -56,20 +56,24 @@ def subjects_swapped(query: str, cached: str) -> bool:
 
     "Can others share their screen during my call?" / "Can I share my screen during a
     call?": the subject is the first word after the question's opening ("can", "why
-    can't", "how do"). And whether one's subject is a contract's customer and the other's its
-    supplier.
+    can't", "how do"). And whether one's acting party is a contract's customer and the
+    other's its supplier, or one's the asker and the other's a teammate, an admin, ...
     """
     ours, theirs = _subject(query), _subject(cached)
     if (ours in _ASKER and theirs in _OTHERS) or (ours in _OTHERS and theirs in _ASKER):
         return True
     ours, theirs = _acting_party(query), _acting_party(cached)
+    if any(ours in side and theirs in side for side in _CONTRACT_SIDES):
+        return False  # "we" are the customer
     sides = itertools.permutations(_CONTRACT_SIDES)
-    return any(ours in one and theirs in other for one, other in sides)
+    if any(ours in one and theirs in other for one, other in sides):
+        return True
+    return (ours in _ASKER and theirs in _PEOPLE) or (theirs in _ASKER and ours in _PEOPLE)
 
 
 _OPENING_WORDS = (
     "how why what when where who which can could do does did is are was were will would "
-    "should may might must not"
+    "should may might must not can't cannot won't doesn't don't didn't isn't aren't"
 ).split()
 _OPENING = frozenset(_OPENING_WORDS)
 _FIELD_LABEL = re.compile(r"^[a-z_]+:\s*")
@@ -80,9 +84,16 @@ _OTHERS = frozenset("someone somebody anyone anybody others people they he she".
 
 
 _ACTING_PARTY = re.compile(
-    rf"^(?:(?:{'|'.join(sorted(_OPENING_WORDS))})\s+)+(?:(?:the|a|an|our|my|your|this|that)\s+)?"
-    r"([a-z]+)\b(?!['\u2019]s)"
+    rf"^(?:(?:{'|'.join(sorted(_OPENING_WORDS))})\s+)*(?:(?:the|a|an|our|my|your|this|that)\s+)?"
+    r"([a-z]+)\b(?!['\u2019])"
 )
+_PEOPLE = frozenset(
+    """teammate teammates colleague colleagues coworker coworkers admin admins administrator
+    administrators manager managers employee employees guests""".split()
+)
+"""People other than the asker who act in a question ("My teammate did not receive the
+invitation" / "I did not receive the invitation from my teammate"); "guests" only as the
+asker's own ("my guests"), since an asker may be a guest."""
 _CONTRACT_SIDES = (
     frozenset("customer customers client clients buyer buyers licensee we i".split()),
     frozenset("supplier suppliers vendor vendors provider providers seller licensor".split()),
@@ -97,8 +108,13 @@ def _subject(text: str) -> str:
 
 def _acting_party(text: str) -> str:
     """The question's subject, when it is a party and not its possession ("the supplier's")."""
-    found = _ACTING_PARTY.match(_FIELD_LABEL.sub("", text.lower().lstrip()))
-    return found[1] if found and not _DONE_BY.search(text.lower()) else ""
+    lowered = _FIELD_LABEL.sub("", text.lower().lstrip())
+    found = _ACTING_PARTY.match(lowered)
+    if not found or _DONE_BY.search(lowered):
+        return ""
+    if found[1] == "guests" and not re.search(r"\b(?:my|our) guests\b", lowered):
+        return ""
+    return found[1]
 
 
 _JOINED = frozenset({"and", "or", "by", "between"})

@@ -131,6 +131,12 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("Can the customer suspend payment for failures?",
          "Can the supplier suspend the service for non-payment?",
          Change.REVERSED),  # the customer acts on one side, the supplier on the other
+        ("I did not receive the invite from my teammate", "My teammate did not receive the invite",
+         Change.REVERSED),  # the asker acts on one side, a teammate on the other
+        ("Why can't I see my guests' calendars?", "Why can't my guests see the calendar?",
+         Change.REVERSED),  # the asker's guests act on one side only
+        ("We arrive early, can we check in before 2pm?", "Can guests check in before 2 pm?",
+         Change.REWORDED),  # an asker may be a guest
         ("Who pays for the source code escrow?", "Who holds the source code in escrow?",
          Change.SWAPPED),  # a verb that moves money for one that moves none
         ("Why is the app charging me in dollars?", "Why is the app showing me dollars?",
