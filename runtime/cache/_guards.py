@@ -583,6 +583,26 @@ def _wanted_against_complained(ours: str, theirs: str) -> bool:
     )
 
 
+_DONE_BEFORE = re.compile(
+    r"\b(?:a|an|the|my|our) ([a-z]+) (?:that |which )?(?:i|we|i've|we've) (?:have )?([a-z]+ed)\b"
+)
+
+_DOING = re.compile(r"\b([a-z]+) (?:a|an|the|my|our) ([a-z]+)\b")
+
+
+def _done_against_doing(ours: str, theirs: str) -> str | None:
+    """One side asks to do something; the other asks about a thing it already did to it.
+
+    "How do I report a bug?" / "How do I track a bug I reported?": the report is done.
+    """
+    for thing, done in _DONE_BEFORE.findall(ours):
+        base = stem(done)
+        for verb, other_thing in _DOING.findall(theirs):
+            if stem(verb) == base and stem(other_thing) == stem(thing):
+                return f"{verb} {thing}"
+    return None
+
+
 def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
     query, cached = (_UNUSED.sub(" ", spelled_out(text)) for text in (query, cached))
@@ -602,6 +622,9 @@ def conflict(query: str, cached: str) -> str | None:
     action = _action_clash(q_lower, c_lower)
     if action:
         return action
+    done = _done_against_doing(q_lower, c_lower) or _done_against_doing(c_lower, q_lower)
+    if done:
+        return f"one side asks to {done}, the other about one already done"
     if _wanted_against_complained(q_lower, c_lower) or _wanted_against_complained(c_lower, q_lower):
         return "one side asks how to make it happen, the other why it happens"
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)

@@ -121,6 +121,7 @@ from runtime.cache import conflict
         ("Why does the app delete old versions?", "Why does the app show old versions?", "one"),
         ("How do I make the map avoid tolls?", "Why does the map avoid tolls?", "one side asks"),
         ("Does the contract prohibit set-off?", "Does the contract allow set-off?", "antonyms"),
+        ("How do I track a bug I reported?", "How do I report a bug?", "one side asks to report"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
