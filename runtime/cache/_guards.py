@@ -279,11 +279,11 @@ _NO_ACTION = re.compile(
     r"|\bend(?:ing)? of\b|\bend-to-end\b|\bend (?:date|users?)\b"
     rf"|\b(?:forg[eo]t|failed|fail) to {_STOP_STEMS}\w*"
     r"|\b(?:did|does|do|will|would) (?!(?:i|we|you)\b)(?:[a-z]+ ){1,3}end\b"
+    r"(?! (?:my|our|your|the|a|an|this|that|it|them)\b)"
     rf"|\b(?:did|does|do|will|would) (?!(?:i|we|you)\b)(?:[a-z]+ ){{1,3}}{_STOP_STEMS}e?\b"
     r"(?=\s*(?:$|[?.,!;]|(?:when|whenever|while|after|if|every|during|randomly)\b))"
     rf"|\b(?:it|(?:my|our|your|the|this|its) (?:[a-z'-]+ ){{0,2}}[a-z'-]+) {_STOP_STEMS}(?:es|s)\b"
     r"|\bleaves\b(?! (?:the|a|an|my|our|your|this|that|it|them|me|us)\b)"
-    r"(?! (?:my|our|your|the|a|an|this|that|it|them)\b)"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
 before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I

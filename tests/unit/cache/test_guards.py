@@ -122,6 +122,7 @@ from runtime.cache import conflict
         ("How do I make the map avoid tolls?", "Why does the map avoid tolls?", "one side asks"),
         ("Does the contract prohibit set-off?", "Does the contract allow set-off?", "antonyms"),
         ("How do I track a bug I reported?", "How do I report a bug?", "one side asks to report"),
+        ("Why did the shop end my contract?", "How do I view my contract?", "one side stops"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
