@@ -14,6 +14,12 @@ import functools
 import itertools
 import re
 
+from runtime.cache._actions import (
+    SWITCHED,
+    action_clash,
+    done_against_doing,
+    wanted_against_complained,
+)
 from runtime.cache._amounts import amounts_differ
 from runtime.cache._lexicon import lexicon, spelled_out, stem
 from runtime.cache._time import dates, inside_and_outside, measure
@@ -130,37 +136,6 @@ _ANTONYM_PAIRS = (
     ("this week", "last week"),
 )
 
-_SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+(?!o(?:n|ff)\b)[\w'-]+){0,3}?\s+"
-"""A switching verb up to its particle, the first "on" or "off" after it: "turn off roaming
-charges on my plan" turns something off."""
-_STOP_STEMS = (
-    r"(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|uninstall|"
-    r"unpublish|terminat|silenc|prevent|hid|leav|block|halt)"
-)
-_STOPPING = (
-    re.compile(_SWITCHED + r"off\b"),
-    re.compile(rf"\b{_STOP_STEMS}(?:e|es|ed|ing|s|ped|ping|led|ling)?\b"),
-    re.compile(
-        r"\b(?:end|ending)\b(?! up)|\bquit(?:s|ting)? \w+ing\b|\bopt(?:s|ing)? out\b"
-        r"|\brid of\b|\b(?:eras|wip)(?:e|es|ed|ing)\b"
-        r"|\b(?:take|takes|took|taken|taking) (?:\w+ )?(?:down|off)\b"
-        r"|\bcall(?:s|ed|ing)? (?:\w+ )?off\b|\bkeep(?:s|ing)? (?:\w+ ){1,3}from \w+ing\b"
-        r"|\b(?:cancellation|deletion|removal|termination)\b"
-    ),
-)
-_STARTING = (
-    re.compile(_SWITCHED + r"on\b"),
-    re.compile(
-        r"\b(?:enabl|activat|add|creat|start|subscrib|invit|install|set)"
-        r"(?:e|es|ed|ing|s|ting)?\b"
-    ),
-)
-"""Actions that end or take something away ("opt out", "take down", "get rid of", a
-"cancellation"), and
-actions that begin or add something ("set up" is a "set"): a question asking for one of
-each asks the opposite ("turn off" / "set an out-of-office reply", "remove" / "set a due
-date"), whichever two verbs it uses."""
-
 _CLAUSE = re.compile(r"[.,!?:;\n]")
 _QUESTION_WORDS = frozenset("who whom whose what when where which why how".split())
 
@@ -253,7 +228,7 @@ _NOT_RIGHT = re.compile(
 )
 """What is not right is wrong: "my timetable is not the right one" / "the wrong timetable"."""
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
-_SWITCH_PARTICLE = re.compile(rf"({_SWITCHED})o(?:n|ff)\b")
+_SWITCH_PARTICLE = re.compile(rf"({SWITCHED})o(?:n|ff)\b")
 
 
 def _as_antonyms_read(lowered: str) -> str:
@@ -267,60 +242,6 @@ def _as_antonyms_read(lowered: str) -> str:
     """
     lowered = _NOT_RIGHT.sub(lambda m: m[1] + _OPPOSITE_OF[m[2]], lowered)
     return _SWITCH_PARTICLE.sub(r"\1", _SENT_TO_ASKER.sub("receive", lowered))
-
-
-_NO_ACTION = re.compile(
-    r"\bstops? working\b|\bstopped \w+ing\b"
-    rf"|\b(?:i|we|you|they|a|an|the|my|our|your|its|their|this|that) {_STOP_STEMS}"
-    r"(?:e?d|ped|led)\b"
-    r"|\bleav(?:e|es|ing) (?:a |an )?(?:comment|note|review|message|feedback|reply)"
-    r"|\bleav(?:e|es|ing) (?:\w+ )?(?:spots?|marks?|stains?|streaks?|residue|film|smudges?)\b"
-    r"|\b(?:the|a|an|its|my|our|your|their|this|that|each|every) end(?:ing)?\b"
-    r"|\bend(?:ing)? of\b|\bend-to-end\b|\bend (?:date|users?)\b"
-    rf"|\b(?:forg[eo]t|failed|fail) to {_STOP_STEMS}\w*"
-    r"|\b(?:did|does|do|will|would) (?!(?:i|we|you)\b)(?:[a-z]+ ){1,3}end\b"
-    r"(?! (?:my|our|your|the|a|an|this|that|it|them)\b)"
-    rf"|\b(?:did|does|do|will|would) (?!(?:i|we|you)\b)(?:[a-z]+ ){{1,3}}{_STOP_STEMS}e?\b"
-    r"(?=\s*(?:$|[?.,!;]|(?:when|whenever|while|after|if|every|during|randomly)\b))"
-    rf"|\b(?:it|(?:my|our|your|the|this|its) (?:[a-z'-]+ ){{0,2}}[a-z'-]+) {_STOP_STEMS}(?:es|s)\b"
-    r"|\bleaves\b(?! (?:the|a|an|my|our|your|this|that|it|them|me|us)\b)"
-)
-"""What stops without being asked to ("my mouse stopped connecting"), what was stopped
-before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
-forgot to cancel and was charged"), what ends by itself ("why did my free trial end
-early?"), what a thing does by itself ("why does the VPN disconnect", "my robot stops
-halfway"), leaving a note, a thing that leaves marks ("the dishwasher leaves white
-spots"), and the noun "end"
-("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
-an "end date"): none asks to stop anything."""
-_RECOVERY = re.compile(
-    r"\b(?:restor|recover|undelet|reactivat|undo|retriev)|\bget (?:\w+ )?back\b(?! for)"
-)
-"""A question that asks to get something back stops nothing, whatever it says was stopped."""
-
-
-def _action(text: str) -> str:
-    """What ``text`` asks to do: "stop" (or take away), "start" (or add), "both" or "none"."""
-    text = _NO_ACTION.sub(" ", text)
-    stops = not _RECOVERY.search(text) and any(p.search(text) for p in _STOPPING)
-    starts = any(p.search(text) for p in _STARTING)
-    return "both" if stops and starts else "stop" if stops else "start" if starts else "none"
-
-
-def _action_clash(q_lower: str, c_lower: str) -> str | None:
-    """One side only stops or removes; the other starts or adds, or changes nothing at all.
-
-    "turn off" / "set an out-of-office reply" ask the opposite; "remove" / "change the
-    billing contact", "cancelling a payment" / "paying", "stop a recurring task" / "make a
-    recurring task" ask something else: a question that stops something is not one that
-    merely uses or changes it.
-    """
-    actions = {_action(q_lower), _action(c_lower)}
-    if actions == {"stop", "start"}:
-        return "actions oppose: one stops or removes, the other starts or adds"
-    if actions == {"stop", "none"}:
-        return "one side stops or removes, the other not"
-    return None
 
 
 def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | None:
@@ -561,48 +482,6 @@ _UNUSED = re.compile(
 "an old card I don't use"): the negation tells which thing, the question asks no less."""
 
 
-_MAKE_HAPPEN = re.compile(
-    r"\bhow (?:do|can|could|would|should) (?:i|we) (?:make|get|let|have|force)\b"
-)
-_WHY_IT_HAPPENS = re.compile(r"\bwhy (?:does|do|did|is|are|was|were)\b")
-
-
-def _wanted_against_complained(ours: str, theirs: str) -> bool:
-    """One side asks how to make something happen, the other why it happens.
-
-    "How do I make the navigation app route me through toll roads?" wants what "Why does
-    the navigation app route me through toll roads?" complains of. Sides that deny or stop
-    are left to the negation and action guards.
-    """
-    return bool(
-        _MAKE_HAPPEN.search(ours)
-        and _WHY_IT_HAPPENS.search(theirs)
-        and not _MAKE_HAPPEN.search(theirs)
-        and _action(ours) == _action(theirs) == "none"
-        and not _negations(_words(ours)) | _negations(_words(theirs))
-    )
-
-
-_DONE_BEFORE = re.compile(
-    r"\b(?:a|an|the|my|our) ([a-z]+) (?:that |which )?(?:i|we|i've|we've) (?:have )?([a-z]+ed)\b"
-)
-
-_DOING = re.compile(r"\b([a-z]+) (?:a|an|the|my|our) ([a-z]+)\b")
-
-
-def _done_against_doing(ours: str, theirs: str) -> str | None:
-    """One side asks to do something; the other asks about a thing it already did to it.
-
-    "How do I report a bug?" / "How do I track a bug I reported?": the report is done.
-    """
-    for thing, done in _DONE_BEFORE.findall(ours):
-        base = stem(done)
-        for verb, other_thing in _DOING.findall(theirs):
-            if stem(verb) == base and stem(other_thing) == stem(thing):
-                return f"{verb} {thing}"
-    return None
-
-
 def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
     query, cached = (_UNUSED.sub(" ", spelled_out(text)) for text in (query, cached))
@@ -619,13 +498,16 @@ def conflict(query: str, cached: str) -> str | None:
     window = inside_and_outside(q_lower, c_lower)
     if window:
         return f"inside one side's window, past it on the other: {window!r}"
-    action = _action_clash(q_lower, c_lower)
+    action = action_clash(q_lower, c_lower)
     if action:
         return action
-    done = _done_against_doing(q_lower, c_lower) or _done_against_doing(c_lower, q_lower)
+    done = done_against_doing(q_lower, c_lower) or done_against_doing(c_lower, q_lower)
     if done:
         return f"one side asks to {done}, the other about one already done"
-    if _wanted_against_complained(q_lower, c_lower) or _wanted_against_complained(c_lower, q_lower):
+    wanted = wanted_against_complained(q_lower, c_lower) or wanted_against_complained(
+        c_lower, q_lower
+    )
+    if wanted and not _negations(q_words) | _negations(c_words):
         return "one side asks how to make it happen, the other why it happens"
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
     if prefixed:
