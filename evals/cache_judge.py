@@ -21,6 +21,7 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import llama_cpp
 import numpy as np
 
 from evals.cache_eval import DEVELOPMENT, FRESH, HELD_OUT, REPO
@@ -68,9 +69,7 @@ class Judge:
     """The yes/no question on the large model, its instructions evaluated once and kept."""
 
     def __init__(self, model: Path) -> None:
-        from llama_cpp import Llama
-
-        self._llm = Llama(model_path=str(model), n_ctx=512, n_threads=2, verbose=False)
+        self._llm = llama_cpp.Llama(model_path=str(model), n_ctx=512, n_threads=2, verbose=False)
         head = f"<|im_start|>system\n{SYSTEM}<|im_end|>\n<|im_start|>user\n"
         self._head = self._tokens(head)
         self._llm.reset()  # type: ignore[no-untyped-call]
@@ -84,8 +83,7 @@ class Judge:
         self._llm.n_tokens = len(self._head)
         self._llm.eval(self._tokens(ask + "<|im_start|>assistant\n"))
         logits = np.ctypeslib.as_array(
-            self._llm._ctx.get_logits(),  # type: ignore[no-untyped-call]
-            shape=(self._llm.n_vocab(),),
+            llama_cpp.llama_get_logits(self._llm.ctx), shape=(self._llm.n_vocab(),)
         )
         odds = np.exp(logits.astype(np.float64) - logits.max())
         return float(np.log(odds[self._yes].sum()) - np.log(odds[self._no].sum()))

@@ -162,8 +162,8 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
     if bool(q_not) == bool(c_not):
         return True
     denying, plain = (q_not, c_words) if q_not else (c_not, q_words)
+    denier = q_words if q_not else c_words
     if denying == {"without"}:
-        denier = q_words if q_not else c_words
         return (
             "missing" in plain
             or any(word.startswith("exclud") for word in plain)
@@ -171,7 +171,7 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
             or bool(denier & _CONNECTION and "offline" in plain)
             or bool(plain & _NEEDING)
         )
-    denied = {stem(word) for word in (q_words if q_not else c_words)}
+    denied = {stem(word) for word in denier}
     return any(_has(word, plain, "") for word in _FAILURES) or any(
         stem(word.removeprefix(prefix)) in denied
         for word in plain

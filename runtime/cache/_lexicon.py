@@ -50,8 +50,7 @@ _ABBREVIATIONS = (
 """Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
 in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
 "in one go" is no "one" against "all"; "2pm" is the time "2 pm" ("12 am" is midnight) and
-"5GHz" is "5 GHz", no identifier; "a pair of"
-and "dual" screens are two."""
+"5GHz" is "5 GHz", no identifier; "a pair of" and "dual" screens are two."""
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls

@@ -68,7 +68,7 @@ def subjects_swapped(query: str, cached: str) -> bool:
     sides = itertools.permutations(_CONTRACT_SIDES)
     if any(ours in one and theirs in other for one, other in sides):
         return True
-    return (ours in _ASKER and theirs in _PEOPLE) or (theirs in _ASKER and ours in _PEOPLE)
+    return (ours in _ASKER and theirs in _COWORKERS) or (theirs in _ASKER and ours in _COWORKERS)
 
 
 _OPENING_WORDS = (
@@ -87,7 +87,7 @@ _ACTING_PARTY = re.compile(
     rf"^(?:(?:{'|'.join(sorted(_OPENING_WORDS))})\s+)*(?:(?:the|a|an|our|my|your|this|that)\s+)?"
     r"([a-z]+)\b(?!['\u2019])"
 )
-_PEOPLE = frozenset(
+_COWORKERS = frozenset(
     """teammate teammates colleague colleagues coworker coworkers admin admins administrator
     administrators manager managers employee employees guests""".split()
 )
