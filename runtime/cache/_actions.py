@@ -70,9 +70,11 @@ spots"), and the noun "end"
 ("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
 an "end date"): none asks to stop anything."""
 _RECOVERY = re.compile(
-    r"\b(?:restor|recover|undelet|reactivat|undo|retriev)|\bget (?:\w+ )?back\b(?! for)"
+    r"\b(?:restor|recover|undelet|reactivat|undo|retriev|refund)|\bmoney-back\b"
+    r"|\bget (?:\w+ ){0,2}back\b(?! for)"
 )
-"""A question that asks to get something back stops nothing, whatever it says was stopped."""
+"""A question that asks to get something back ("get my money back", a refund) stops nothing,
+whatever it says was stopped."""
 
 
 def action(text: str) -> str:

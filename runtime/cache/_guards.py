@@ -134,6 +134,11 @@ _ANTONYM_PAIRS = (
     ("last month", "next month"),
     ("this year", "last year"),
     ("this week", "last week"),
+    ("credit", "debit"),
+    ("at home|domestic|domestically", "abroad|overseas|international|internationally"),
+    ("early|earlier", "late|later"),
+    ("send", "request"),
+    ("see|view", "change|edit|update|modify|reset"),
 )
 
 _CLAUSE = re.compile(r"[.,!?:;\n]")
@@ -178,6 +183,23 @@ def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
         for prefix in ("dis", "un")
         if word.startswith(prefix) and len(word) > len(prefix) + 3
     )
+
+
+_NOT_YET = re.compile(r"\b(?:not|never|[a-z]+n't)(?: yet| been)* ([a-z]+)")
+
+
+def _not_yet_against_still(denying: str, plain: str) -> bool:
+    """What has not happened yet is what is still the case: another word for it, not its denial.
+
+    "My payment hasn't cleared yet" / "Why is a payment still pending?"; but "I haven't been
+    charged yet" / "Why am I still being charged?" denies on one side what the other says.
+    """
+    plain_words = _words(plain)
+    if "still" not in plain_words or _negations(plain_words):
+        return False
+    denied = _NOT_YET.findall(denying)
+    plain_stems = {stem(word) for word in plain_words}
+    return "yet" in _words(denying) and len(denied) == 1 and stem(denied[0]) not in plain_stems
 
 
 _GOING_IN = frozenset("visiting visit going coming".split())
@@ -228,6 +250,7 @@ _NOT_RIGHT = re.compile(
 )
 """What is not right is wrong: "my timetable is not the right one" / "the wrong timetable"."""
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
+_SEEING = re.compile(r"\bsee(?= (?:a|an|the|my|our|your) ([a-z]+))")
 _SWITCH_PARTICLE = re.compile(rf"({SWITCHED})o(?:n|ff)\b")
 
 
@@ -235,12 +258,13 @@ def _as_antonyms_read(lowered: str) -> str:
     """``lowered`` as the antonym guard reads it.
 
     What is sent to the asker is what the asker receives ("stop sending me texts"), what is
-    not right is wrong, and
+    not right is wrong, seeing someone is visiting them ("see the dentist sooner"), and
     "turn ... on" or "off" loses its particle: switching on against switching off is the
     action guard's to judge, and left in, the particle clashes with a preposition
     ("disable 2FA on my account" / "turn off 2FA").
     """
     lowered = _NOT_RIGHT.sub(lambda m: m[1] + _OPPOSITE_OF[m[2]], lowered)
+    lowered = _SEEING.sub(lambda m: "visit" if lexicon().party(m[1]) else m[0], lowered)
     return _SWITCH_PARTICLE.sub(r"\1", _SENT_TO_ASKER.sub("receive", lowered))
 
 
@@ -487,7 +511,9 @@ def conflict(query: str, cached: str) -> str | None:
     query, cached = (_UNUSED.sub(" ", spelled_out(text)) for text in (query, cached))
     q_lower, c_lower = query.lower(), cached.lower()
     q_words, c_words = _words(query), _words(cached)
-    if not _same_polarity(q_words, c_words):
+    if not _same_polarity(q_words, c_words) and not (
+        _not_yet_against_still(q_lower, c_lower) or _not_yet_against_still(c_lower, q_lower)
+    ):
         return "negation differs"
     if _none_against_faulty(q_lower, c_lower) or _none_against_faulty(c_lower, q_lower):
         return "negation differs: none of a thing on one side, a faulty one on the other"

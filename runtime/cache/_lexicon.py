@@ -46,11 +46,13 @@ _ABBREVIATIONS = (
     (re.compile(r"\b(\d{1,2})(am|pm)\b", re.IGNORECASE), r"\1 \2"),
     (re.compile(rf"\b(\d+(?:\.\d+)?)({_UNITS})\b", re.IGNORECASE), r"\1 \2"),
     (re.compile(r"\b(?:a pair of|dual)\b(?!-)", re.IGNORECASE), "two"),
+    (re.compile(r"\bwhat are the (?:consequences|effects) of\b", re.IGNORECASE), "what happens if"),
 )
 """Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
 in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
 "in one go" is no "one" against "all"; "2pm" is the time "2 pm" ("12 am" is midnight) and
-"5GHz" is "5 GHz", no identifier; "a pair of" and "dual" screens are two."""
+"5GHz" is "5 GHz", no identifier; "a pair of" and "dual" screens are two; "what are the
+consequences of" doing something is "what happens if" it is done."""
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls

@@ -161,6 +161,9 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("How do I transfer my domain from you to another registrar?",
          "How do I transfer my domain to you from another registrar?",
          Change.REVERSED),  # where it moves from and where to, exchanged
+        ("What are the consequences of using my overdraft?",
+         "What happens if I go into my overdraft?",
+         Change.VERB_ADDED),  # "the consequences of" doing it: what happens if it is done
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
