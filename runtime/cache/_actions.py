@@ -60,15 +60,16 @@ _NO_ACTION = re.compile(
     r"(?=\s*(?:$|[?.,!;]|(?:when|whenever|while|after|if|every|during|randomly)\b))"
     rf"|\b(?:it|(?:my|our|your|the|this|its) (?:[a-z'-]+ ){{0,2}}[a-z'-]+) {_STOP_STEMS}(?:es|s)\b"
     r"|\bleaves\b(?! (?:the|a|an|my|our|your|this|that|it|them|me|us)\b)"
+    r"|\bstop(?:s|ped|ping)? to \w+"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
 before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
 forgot to cancel and was charged"), what ends by itself ("why did my free trial end
 early?"), what a thing does by itself ("why does the VPN disconnect", "my robot stops
-halfway"), leaving a note, a thing that leaves marks ("the dishwasher leaves white
-spots"), and the noun "end"
-("renew when the term ends" / "renewed at the end of the term", "end-to-end encrypted",
-an "end date"): none asks to stop anything."""
+halfway", "the videos stop to buffer"), leaving a note, a thing that leaves marks ("the
+dishwasher leaves white spots"), and the noun "end" ("renew when the term ends" / "renewed
+at the end of the term", "end-to-end encrypted", an "end date"): none asks to stop
+anything."""
 _RECOVERY = re.compile(
     r"\b(?:restor|recover|undelet|reactivat|undo|retriev|refund)|\bmoney-back\b"
     r"|\bget (?:\w+ ){0,2}back\b(?! for)"
@@ -140,3 +141,19 @@ def done_against_doing(ours: str, theirs: str) -> str | None:
             if stem(verb) == base and stem(other_thing) == stem(thing):
                 return f"{verb} {thing}"
     return None
+
+
+_HOW_TO_DO = re.compile(r"\bhow (?:do|can|could|should) (?:i|we) ([a-z]+)")
+_WHY_DONE = re.compile(
+    r"\bwhy (?:was|were|is|are|has|have|had)(?: [a-z']+){1,4}? ([a-z]+(?:ed|en))\b"
+)
+
+
+def doing_against_why_done(ours: str, theirs: str) -> str | None:
+    """One side asks how to do something; the other why it was done (by someone else).
+
+    "How do I remove my course review?" / "Why was my course review removed?".
+    """
+    asked: list[str] = _HOW_TO_DO.findall(ours)
+    done = {stem(word) for word in _WHY_DONE.findall(theirs)}
+    return next((verb for verb in asked if stem(verb) in done), None)

@@ -218,6 +218,36 @@ def _forms_traded(slot: _Slot) -> bool:
     return sum(1 for w, content in slot.left if content and forms[stem(w)] != w) >= 2
 
 
+def _lemmas(word: str) -> set[str]:
+    """The word's stem and those of the verbs WordNet reads it as ("bought": "buy")."""
+    return {stem(word)} | {stem(base) for pos, base in lexicon().base_forms(word) if pos == "v"}
+
+
+def _forms_traded_across(query: str, cached: str) -> bool:
+    """Two irregular verbs trading forms and places across the whole question.
+
+    "Why can't I buy a course I found?" / "Why can't I find a course I bought?": no word
+    both share before the change, so there is no slot; what the asker did and what they
+    ask to do changed places.
+    """
+    left = [w for w, content in tokenised(query) if content]
+    right = [w for w, content in tokenised(cached) if content]
+    if len(left) != len(right):
+        return False
+    places, free = [], list(range(len(right)))
+    for word in left:
+        lemmas = _lemmas(word)
+        place = next((i for i in free if _lemmas(right[i]) & lemmas), None)
+        if place is None:
+            return False
+        free.remove(place)
+        places.append(place)
+    changed = sum(
+        1 for word, place in zip(left, places, strict=True) if stem(word) != stem(right[place])
+    )
+    return places != sorted(places) and changed >= 2
+
+
 def _one_for_one(slot: _Slot) -> bool:
     """One word for one word and nothing else, determiners aside ("see the" / "set a")."""
     ours = [w for w, _ in slot.left if w not in _DETERMINERS]
@@ -362,6 +392,7 @@ def difference(query: str, cached: str) -> Difference:
         left = unmatched
     query_only, cached_only = tuple(w.text for w in left), tuple(w.text for w in right)
     slot = _slot(query, cached)
+    traded = not query_only and not cached_only and _forms_traded_across(query, cached)
     change = _change(
         query_only,
         cached_only,
@@ -373,7 +404,7 @@ def difference(query: str, cached: str) -> Difference:
         or sequence_reversed(query, cached)
         or asker_turned_object(query, cached)
         or direction_reversed(query, cached),
-        head_appended=slot is not None and _head_appended(slot, query, cached),
+        head_appended=traded or (slot is not None and _head_appended(slot, query, cached)),
         describing=_describing(query) | _describing(cached),
         money_swapped=_money_on_one_side(query_only, query, cached)
         or _money_on_one_side(cached_only, cached, query),

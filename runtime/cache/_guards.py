@@ -17,6 +17,7 @@ import re
 from runtime.cache._actions import (
     SWITCHED,
     action_clash,
+    doing_against_why_done,
     done_against_doing,
     wanted_against_complained,
 )
@@ -139,6 +140,8 @@ _ANTONYM_PAIRS = (
     ("early|earlier", "late|later"),
     ("send", "request"),
     ("see|view", "change|edit|update|modify|reset"),
+    ("slow down|slower", "speed up|faster"),
+    ("add", "change|replace|swap"),
 )
 
 _CLAUSE = re.compile(r"[.,!?:;\n]")
@@ -249,6 +252,8 @@ _NOT_RIGHT = re.compile(
     rf"\b(?:not|isn't|aren't|wasn't|weren't) ((?:the |a |an )?)({'|'.join(_OPPOSITE_OF)})\b"
 )
 """What is not right is wrong: "my timetable is not the right one" / "the wrong timetable"."""
+_NOT_PASSED = re.compile(r"\b(?:not|didn't|don't|doesn't|never) pass(?:ed)?\b")
+"""What was not passed was failed: "I didn't pass the quiz" / "a quiz I failed"."""
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
 _SEEING = re.compile(r"\bsee(?= (?:a|an|the|my|our|your) ([a-z]+))")
 _SWITCH_PARTICLE = re.compile(rf"({SWITCHED})o(?:n|ff)\b")
@@ -264,6 +269,7 @@ def _as_antonyms_read(lowered: str) -> str:
     ("disable 2FA on my account" / "turn off 2FA").
     """
     lowered = _NOT_RIGHT.sub(lambda m: m[1] + _OPPOSITE_OF[m[2]], lowered)
+    lowered = _NOT_PASSED.sub("failed", lowered)
     lowered = _SEEING.sub(lambda m: "visit" if lexicon().party(m[1]) else m[0], lowered)
     return _SWITCH_PARTICLE.sub(r"\1", _SENT_TO_ASKER.sub("receive", lowered))
 
@@ -471,6 +477,41 @@ def _owner_added(ours: str, theirs: str) -> str | None:
     return None if named else owner
 
 
+_ACTED_ON = re.compile(
+    r"\b(?:i|we|you|to) ([a-z]+) (?:a|an|the|my|our|this|that|another|other|new) ([a-z]+)\b"
+    r"(?! (?!(?:from|to|in|on|of|for|with|at|by|out|off|into)\b)[a-z])"
+)
+"""What the asker does to whom: "unenroll a student from", the person last before a
+preposition or the end ("my learner account" is an account)."""
+_MEMBERS = frozenset(
+    """student students learner learners member members user users teammate teammates colleague
+    colleagues employee employees participant participants attendee attendees""".split()
+)
+"""People a question's asker manages: WordNet's people are too many here ("an extra" is a
+person, in its first sense)."""
+
+
+def _person_acted_on(ours: str, theirs: str) -> str | None:
+    """One side does it to a member, the other, with the same verb, to nobody named.
+
+    "How do I unenroll a student from my course?" / "How do I unenroll from a course?": the
+    asker acts on someone else, not on themselves.
+    """
+    their_stems = {stem(word) for word in _LETTERS.findall(theirs)}
+    person = next(
+        (
+            noun
+            for verb, noun in _ACTED_ON.findall(ours)
+            if stem(verb) in their_stems and noun in _MEMBERS
+        ),
+        None,
+    )
+    if person is None:
+        return None
+    named = any(word in _PEOPLE or lexicon().party(word) for word in _LETTERS.findall(theirs))
+    return None if named else person
+
+
 def _entities(text: str) -> set[str]:
     """Capitalised words that do not merely start a sentence: names of people, firms, places.
 
@@ -506,9 +547,19 @@ _UNUSED = re.compile(
 "an old card I don't use"): the negation tells which thing, the question asks no less."""
 
 
+_NOT_REMEMBERED = re.compile(
+    r"\b(?:can't|cannot|can not|don't|do not|couldn't|could not) remember\b", re.IGNORECASE
+)
+"""What the asker cannot remember they forgot: "Can't remember my password" asks no less than
+"I forgot my password", and denies nothing."""
+
+
 def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
-    query, cached = (_UNUSED.sub(" ", spelled_out(text)) for text in (query, cached))
+    query, cached = (
+        _NOT_REMEMBERED.sub("forgot", _UNUSED.sub(" ", spelled_out(text)))
+        for text in (query, cached)
+    )
     q_lower, c_lower = query.lower(), cached.lower()
     q_words, c_words = _words(query), _words(cached)
     if not _same_polarity(q_words, c_words) and not (
@@ -530,6 +581,9 @@ def conflict(query: str, cached: str) -> str | None:
     done = done_against_doing(q_lower, c_lower) or done_against_doing(c_lower, q_lower)
     if done:
         return f"one side asks to {done}, the other about one already done"
+    why = doing_against_why_done(q_lower, c_lower) or doing_against_why_done(c_lower, q_lower)
+    if why:
+        return f"one side asks how to {why}, the other why it was done"
     wanted = wanted_against_complained(q_lower, c_lower) or wanted_against_complained(
         c_lower, q_lower
     )
@@ -552,6 +606,9 @@ def conflict(query: str, cached: str) -> str | None:
     owner = _owner_added(q_lower, c_lower) or _owner_added(c_lower, q_lower)
     if owner:
         return f"owner on one side only: {owner!r}"
+    person = _person_acted_on(q_lower, c_lower) or _person_acted_on(c_lower, q_lower)
+    if person:
+        return f"done to someone on one side only: {person!r}"
     asked, answered = measure(q_lower), measure(c_lower)
     if asked and answered and asked != answered:
         return f"asks {asked}, not {answered}"

@@ -164,6 +164,10 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("What are the consequences of using my overdraft?",
          "What happens if I go into my overdraft?",
          Change.VERB_ADDED),  # "the consequences of" doing it: what happens if it is done
+        ("Why can't I buy a course I found?", "Why can't I find a course I bought?",
+         Change.SWAPPED),  # what was done and what is asked, traded: irregular verbs too
+        ("Do I have to pay the return shipping?", "Who pays for shipping on returns?",
+         Change.NONE),  # the same words in another order and form: no verb traded
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
