@@ -29,6 +29,7 @@ _STOPPING = (
         r"|\b(?:take|takes|took|taken|taking) (?:\w+ )?(?:down|off)\b"
         r"|\bcall(?:s|ed|ing)? (?:\w+ )?off\b|\bkeep(?:s|ing)? (?:\w+ ){1,3}from \w+ing\b"
         r"|\b(?:cancellation|deletion|removal|termination)\b"
+        r"|\b(?:don't|do not) want (?:to )?(?:be |get |receive )?\w+"
     ),
 )
 _STARTING = (
@@ -39,7 +40,7 @@ _STARTING = (
     ),
 )
 """Actions that end or take something away ("opt out", "take down", "get rid of", a
-"cancellation"), and
+"cancellation", "I don't want to be notified"), and
 actions that begin or add something ("set up" is a "set"): a question asking for one of
 each asks the opposite ("turn off" / "set an out-of-office reply", "remove" / "set a due
 date"), whichever two verbs it uses."""
@@ -61,15 +62,16 @@ _NO_ACTION = re.compile(
     rf"|\b(?:it|(?:my|our|your|the|this|its) (?:[a-z'-]+ ){{0,2}}[a-z'-]+) {_STOP_STEMS}(?:es|s)\b"
     r"|\bleaves\b(?! (?:the|a|an|my|our|your|this|that|it|them|me|us)\b)"
     r"|\bstop(?:s|ped|ping)? to \w+"
+    rf"|\bkeeps? {_STOP_STEMS}(?:ing|ping|ling)\b"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
 before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
 forgot to cancel and was charged"), what ends by itself ("why did my free trial end
 early?"), what a thing does by itself ("why does the VPN disconnect", "my robot stops
-halfway", "the videos stop to buffer"), leaving a note, a thing that leaves marks ("the
-dishwasher leaves white spots"), and the noun "end" ("renew when the term ends" / "renewed
-at the end of the term", "end-to-end encrypted", an "end date"): none asks to stop
-anything."""
+halfway", "the videos stop to buffer", "my controller keeps disconnecting"), leaving a note,
+a thing that leaves marks ("the dishwasher leaves white spots"), and the noun "end" ("renew
+when the term ends" / "renewed at the end of the term", "end-to-end encrypted", an "end
+date"): none asks to stop anything."""
 _RECOVERY = re.compile(
     r"\b(?:restor|recover|undelet|reactivat|undo|retriev|refund)|\bmoney-back\b"
     r"|\bget (?:\w+ ){0,2}back\b(?! for)"

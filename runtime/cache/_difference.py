@@ -352,12 +352,22 @@ def _readings(word: _Word) -> set[str]:
     return {word.text} if word.phrase is None else {word.text, word.phrase}
 
 
+@functools.lru_cache(maxsize=16_384)
+def _forms(word: str) -> frozenset[str]:
+    """The word and every base form WordNet reads it as ("broken": break)."""
+    return frozenset({word, *(base for _, base in lexicon().base_forms(word))})
+
+
 def _synonymous(a: _Word, b: _Word) -> bool:
+    """WordNet lists ``b``, in one of its forms, among the synonyms of ``a``.
+
+    By form, not by stem: the stems of "accountant" (a synonym of "controller") and
+    "account" are one.
+    """
     words = lexicon()
     for reading in _readings(a):
         synonyms = words.synonyms(reading)
-        stems = {stem(s) for s in synonyms if " " not in s}
-        if b.stem in stems or (b.phrase is not None and b.phrase in synonyms):
+        if _forms(b.text) & synonyms or (b.phrase is not None and b.phrase in synonyms):
             return True
     return False
 

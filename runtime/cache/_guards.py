@@ -16,6 +16,7 @@ import re
 
 from runtime.cache._actions import (
     SWITCHED,
+    action,
     action_clash,
     doing_against_why_done,
     done_against_doing,
@@ -24,6 +25,7 @@ from runtime.cache._actions import (
 from runtime.cache._amounts import amounts_differ
 from runtime.cache._lexicon import lexicon, spelled_out, stem
 from runtime.cache._time import dates, inside_and_outside, measure
+from runtime.cache._tokens import tokenised
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 _IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]*\b", re.IGNORECASE)
@@ -54,12 +56,15 @@ _FAILURES = (
     "wait",
     "grey|gray",
     "lose|lost",
+    "crash",
+    "silent",
 )
 """Words that say something does not work, went amiss or should stop: a question with one of
 them and a question that negates instead ("never finishes" / "stuck", "never lights up" /
 "a dead pixel", "an address that isn't mine" / "the wrong address", "forgets" / "does not
 remember", "still waiting for" / "has not arrived", "greyed out" / "can't", "has no power" /
-"loses power", "so it doesn't repeat" / "stop a recurring meeting") ask the same."""
+"loses power", "so it doesn't repeat" / "stop a recurring meeting", "won't start" / "crashes
+on launch", "voice chat is silent" / "can't hear") ask the same."""
 
 _ANTONYM_PAIRS = (
     ("enable", "disable"),
@@ -203,6 +208,56 @@ def _not_yet_against_still(denying: str, plain: str) -> bool:
     denied = _NOT_YET.findall(denying)
     plain_stems = {stem(word) for word in plain_words}
     return "yet" in _words(denying) and len(denied) == 1 and stem(denied[0]) not in plain_stems
+
+
+_UNWANTED = re.compile(r"\b(?:don't|do not) want\b")
+
+
+def _unwanted_against_stopped(denying: str, plain: str) -> bool:
+    """Not wanting something is asking to stop it.
+
+    "I don't want to be notified when ..." / "How do I turn off notifications when ...".
+    """
+    return bool(_UNWANTED.search(denying)) and action(plain) == "stop"
+
+
+def _negated(text: str) -> set[str]:
+    """Lemmas of the verbs each negation denies.
+
+    That is the verb after it, past the subject of a question: "wasn't I charged", "hasn't
+    order 88231 been shipped".
+    """
+    tokens, words = tokenised(text), lexicon()
+    found = set()
+    for i, (word, _) in enumerate(tokens):
+        if word in ("not", "never"):
+            following = tokens[i + 1 : i + 6]
+            after = next((w for w, c in following if c and words.is_mostly_verb(w)), None)
+            if after is not None:
+                found.add(_lemma(after))
+    return found
+
+
+def _lemma(word: str) -> str:
+    """The verb a form is of, as a stem ("bought": buy), or the word's own stem."""
+    verbs = [base for pos, base in lexicon().base_forms(word) if pos == "v" and base != word]
+    return stem(verbs[0] if verbs else word)
+
+
+def _negation_moved(query: str, cached: str) -> str | None:
+    """Both sides negate, each a word the other asserts.
+
+    "Why wasn't I charged for a game I bought?" / "Why was I charged for a game I didn't buy?".
+    """
+    q_not, c_not = _negated(query), _negated(cached)
+    if not q_not or not c_not or q_not == c_not:
+        return None
+    q_all = {_lemma(w) for w, content in tokenised(query) if content}
+    c_all = {_lemma(w) for w, content in tokenised(cached) if content}
+    ours, theirs = q_not - c_not, c_not - q_not
+    if ours & c_all and theirs & q_all:
+        return f"{sorted(ours)[0]!r} / {sorted(theirs)[0]!r}"
+    return None
 
 
 _GOING_IN = frozenset("visiting visit going coming".split())
@@ -563,9 +618,15 @@ def conflict(query: str, cached: str) -> str | None:
     q_lower, c_lower = query.lower(), cached.lower()
     q_words, c_words = _words(query), _words(cached)
     if not _same_polarity(q_words, c_words) and not (
-        _not_yet_against_still(q_lower, c_lower) or _not_yet_against_still(c_lower, q_lower)
+        _not_yet_against_still(q_lower, c_lower)
+        or _not_yet_against_still(c_lower, q_lower)
+        or _unwanted_against_stopped(q_lower, c_lower)
+        or _unwanted_against_stopped(c_lower, q_lower)
     ):
         return "negation differs"
+    moved = _negation_moved(query, cached)
+    if moved:
+        return f"negation moved: {moved}"
     if _none_against_faulty(q_lower, c_lower) or _none_against_faulty(c_lower, q_lower):
         return "negation differs: none of a thing on one side, a faulty one on the other"
     q_told, c_told = _as_antonyms_read(q_lower), _as_antonyms_read(c_lower)
@@ -575,9 +636,9 @@ def conflict(query: str, cached: str) -> str | None:
     window = inside_and_outside(q_lower, c_lower)
     if window:
         return f"inside one side's window, past it on the other: {window!r}"
-    action = action_clash(q_lower, c_lower)
-    if action:
-        return action
+    opposed = action_clash(q_lower, c_lower)
+    if opposed:
+        return opposed
     done = done_against_doing(q_lower, c_lower) or done_against_doing(c_lower, q_lower)
     if done:
         return f"one side asks to {done}, the other about one already done"

@@ -40,6 +40,7 @@ _UNITS = "ghz|mhz|hz|tb|gb|mb|kb|mah|kwh|kg|km|cm|mm|ml"
 """Units written onto their number ("5GHz", "100MB"), parted from it before comparing."""
 _ABBREVIATIONS = (
     (re.compile(r"\b2-?fa\b", re.IGNORECASE), "two-factor authentication"),
+    (re.compile(r"\b2-step\b", re.IGNORECASE), "two-step"),
     (re.compile(r"\bin (?:one|a single) go\b", re.IGNORECASE), "at once"),
     (re.compile(r"\b12 ?am\b", re.IGNORECASE), "midnight"),
     (re.compile(r"\b12 ?pm\b", re.IGNORECASE), "noon"),
@@ -48,11 +49,11 @@ _ABBREVIATIONS = (
     (re.compile(r"\b(?:a pair of|dual)\b(?!-)", re.IGNORECASE), "two"),
     (re.compile(r"\bwhat are the (?:consequences|effects) of\b", re.IGNORECASE), "what happens if"),
 )
-"""Abbreviations and idioms spelled out before two questions are compared: "2FA" has a digit
-in it, so left alone it reads as an amount ("2") or an identifier that "two-factor" lacks;
-"in one go" is no "one" against "all"; "2pm" is the time "2 pm" ("12 am" is midnight) and
-"5GHz" is "5 GHz", no identifier; "a pair of" and "dual" screens are two; "what are the
-consequences of" doing something is "what happens if" it is done."""
+"""Abbreviations and idioms spelled out before two questions are compared: "2FA" and
+"2-step" have a digit in them, so left alone they read as an amount ("2") or an identifier
+that "two-factor" lacks; "in one go" is no "one" against "all"; "2pm" is the time "2 pm"
+("12 am" is midnight) and "5GHz" is "5 GHz", no identifier; "a pair of" and "dual" screens
+are two; "what are the consequences of" doing something is "what happens if" it is done."""
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls
