@@ -24,7 +24,7 @@ from runtime.cache._actions import (
 )
 from runtime.cache._amounts import amounts_differ
 from runtime.cache._lexicon import lexicon, spelled_out, stem
-from runtime.cache._time import dates, inside_and_outside, measure
+from runtime.cache._time import dates_differ, inside_and_outside, measure
 from runtime.cache._tokens import tokenised
 
 _WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
@@ -147,6 +147,7 @@ _ANTONYM_PAIRS = (
     ("see|view", "change|edit|update|modify|reset"),
     ("slow down|slower", "speed up|faster"),
     ("add", "change|replace|swap"),
+    ("get|obtain", "use|redeem"),
 )
 
 _CLAUSE = re.compile(r"[.,!?:;\n]")
@@ -673,7 +674,7 @@ def conflict(query: str, cached: str) -> str | None:
     asked, answered = measure(q_lower), measure(c_lower)
     if asked and answered and asked != answered:
         return f"asks {asked}, not {answered}"
-    if dates(q_words) != dates(c_words):
+    if dates_differ(q_words, c_words):
         return "dates differ"
     if _entity_clash(query, cached, q_words, c_words):
         return "named entities differ"

@@ -22,11 +22,26 @@ def dates(words: set[str]) -> set[str]:
     and "Saturdays and Sundays" what both do.
     """
     singular = {w.removesuffix("s") for w in words}
-    named = (words | singular) & _MONTHS_AND_DAYS
+    named = {"today" if w == "tonight" else w for w in (words | singular) & _MONTHS_AND_DAYS}
     return (named - _WEEKEND) | {"weekend"} if named >= _WEEKEND else named
 
 
 _WEEKEND = frozenset({"saturday", "sunday"})
+_NOW = frozenset("now currently".split())
+
+
+def dates_differ(ours: set[str], theirs: set[str]) -> bool:
+    """The two sides name other days; "today" is what the other side calls "now".
+
+    "Why is the delivery fee higher today?" / "Delivery costs more than usual right now" name
+    one day, as do "today" and "tonight".
+    """
+    mine, their = dates(ours), dates(theirs)
+    if mine == {"today"} and not their and theirs & _NOW:
+        return False
+    if their == {"today"} and not mine and ours & _NOW:
+        return False
+    return mine != their
 
 
 _TIME_UNITS = "(?:seconds?|minutes?|hours?|days?|weeks?|months?|years?)"
