@@ -97,7 +97,7 @@ _ANTONYM_PAIRS = (
     ("on", "off"),
     ("in", "out"),
     ("buy", "sell"),
-    ("send", "receive"),
+    ("send", "receive|pick up"),
     ("refund", "charge"),
     ("cancel", "renew"),
     ("join", "leave"),
@@ -148,6 +148,7 @@ _ANTONYM_PAIRS = (
     ("slow down|slower", "speed up|faster"),
     ("add", "change|replace|swap"),
     ("get|obtain", "use|redeem"),
+    ("go up|goes up|went up|gone up|going up", "go down|goes down|went down|gone down|going down"),
 )
 
 _CLAUSE = re.compile(r"[.,!?:;\n]")

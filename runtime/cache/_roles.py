@@ -89,11 +89,13 @@ _ACTING_PARTY = re.compile(
 )
 _COWORKERS = frozenset(
     """teammate teammates colleague colleagues coworker coworkers admin admins administrator
-    administrators manager managers employee employees guests""".split()
+    administrators manager managers employee employees guests landlord landlords roommate
+    roommates neighbour neighbours neighbor neighbors""".split()
 )
 """People other than the asker who act in a question ("My teammate did not receive the
-invitation" / "I did not receive the invitation from my teammate"); "guests" only as the
-asker's own ("my guests"), since an asker may be a guest."""
+invitation" / "I did not receive the invitation from my teammate", "Can my landlord sublet
+my apartment?" / "Can I sublet my apartment?"); "guests" only as the asker's own ("my
+guests"), since an asker may be a guest."""
 _CONTRACT_SIDES = (
     frozenset("customer customers client clients buyer buyers licensee we i".split()),
     frozenset("supplier suppliers vendor vendors provider providers seller licensor".split()),

@@ -172,6 +172,8 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.NONE),  # the same words in another order and form: no verb traded
         ("How do I link my controller to my console?", "How do I link my console to my account?",
          Change.SWAPPED),  # a synonym by its own form: "accountant" is no "account"
+        ("Can my landlord sublet my apartment?", "Can I sublet my apartment?",
+         Change.REVERSED),  # the landlord acts on one side, the asker on the other
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
