@@ -159,3 +159,20 @@ def doing_against_why_done(ours: str, theirs: str) -> str | None:
     asked: list[str] = _HOW_TO_DO.findall(ours)
     done = {stem(word) for word in _WHY_DONE.findall(theirs)}
     return next((verb for verb in asked if stem(verb) in done), None)
+
+
+_WHY_ASKED = re.compile(r"\bwhy (?:is|are|was|were|do|does|did|has|have|can't|cannot)\b")
+_REMEDIES = frozenset("fix solve resolve repair stop prevent avoid make get troubleshoot".split())
+
+
+def doing_against_why(ours: str, theirs: str) -> str | None:
+    """One side asks how to do something the other never names; the other asks why.
+
+    "How do I renew my expired library card?" / "Why is my library card expired?": what to
+    do about it is not why it is so. Asking how to fix or stop it answers the why.
+    """
+    if _WHY_ASKED.search(ours) or _HOW_TO_DO.search(theirs) or not _WHY_ASKED.search(theirs):
+        return None
+    named = {stem(word) for word in re.findall(r"[a-z]+", theirs)}
+    asked: list[str] = _HOW_TO_DO.findall(ours)
+    return next((v for v in asked if v not in _REMEDIES and stem(v) not in named), None)

@@ -18,6 +18,7 @@ from runtime.cache._actions import (
     SWITCHED,
     action,
     action_clash,
+    doing_against_why,
     doing_against_why_done,
     done_against_doing,
     wanted_against_complained,
@@ -58,6 +59,7 @@ _FAILURES = (
     "lose|lost",
     "crash",
     "silent",
+    "expire|expired",
 )
 """Words that say something does not work, went amiss or should stop: a question with one of
 them and a question that negates instead ("never finishes" / "stuck", "never lights up" /
@@ -129,7 +131,7 @@ _ANTONYM_PAIRS = (
     ("correct", "wrong"),
     ("success", "failure"),
     ("accept", "decline"),
-    ("lost", "found"),
+    ("lost|lose", "found|find"),
     ("forgot", "know"),
     ("forgot", "remember"),
     ("restore|recover|undelete", "delete|remove"),
@@ -647,6 +649,9 @@ def conflict(query: str, cached: str) -> str | None:
     why = doing_against_why_done(q_lower, c_lower) or doing_against_why_done(c_lower, q_lower)
     if why:
         return f"one side asks how to {why}, the other why it was done"
+    remedy = doing_against_why(q_lower, c_lower) or doing_against_why(c_lower, q_lower)
+    if remedy:
+        return f"one side asks how to {remedy}, the other why"
     wanted = wanted_against_complained(q_lower, c_lower) or wanted_against_complained(
         c_lower, q_lower
     )

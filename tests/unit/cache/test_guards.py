@@ -144,6 +144,12 @@ from runtime.cache import conflict
         ("Why is my order late?", "Why is my order late today?", "dates differ"),
         ("Why did my rent go down?", "Why did my rent go up?", "antonyms"),
         ("Where do I send parcels from?", "Where do I pick up parcels delivered here?", "antonyms"),
+        (
+            "What if I find a library book that isn't mine?",
+            "What if I lose a library book?",
+            "anto",
+        ),
+        ("How do I renew my expired library card?", "Why is my library card expired?", "one side"),
     ],
 )
 def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) -> None:
@@ -272,6 +278,8 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("My gamepad loses connection all the time", "Why does my controller keep disconnecting?"),
         ("Delivery costs more than usual right now, why?", "Why is the delivery fee higher today?"),
         ("Can I get it delivered tonight?", "Can I get it delivered today?"),
+        ("The system says my card is no longer valid", "Why is my library card expired?"),
+        ("How do I fix my card being declined?", "Why does my card get declined?"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
