@@ -9,8 +9,9 @@ hit right or wrong as it happens (``--feedback``), so later lookups meet the per
 thresholds learned from earlier ones. Then the fresh sets at lower thresholds: the static
 threshold's hit rate there is the share of paraphrases whose own entry is the nearest at
 that similarity, the most a cache that trusts the nearest entry could let through (tierwise
-also tries the next nearest when a guard refuses one), so the sweep shows how much of what
-is missed the embedding model misses. Writes evals/reports/cache_eval.md.
+passes no entry ranked below one its guards refuse, but may pass one ranked below an entry
+whose corrected similarity falls short), so the sweep shows how much of what is missed the
+embedding model misses. Writes evals/reports/cache_eval.md.
 
     python -m evals.cache_eval [--threshold 0.8] [--fill 10000] [--max-wrong-hit-rate 0.01]
 """

@@ -351,11 +351,17 @@ class QdrantSemanticCache:
         With guards on, each candidate is first checked for conflicts (negation, numbers,
         ...) and its similarity then corrected for what the two texts say differently word
         by word (``difference``); the candidate with the best corrected similarity wins if
-        it reaches both the policy's threshold and the entry's own learned one.
+        it reaches both the policy's threshold and the entry's own learned one. A winner
+        ranked below a candidate the guards refused is no hit either: the nearest entry asks
+        a different question about the same thing (an antonym, another slot filler), so the
+        lookup names something none of the entries answers, and a farther one that passes
+        the guards is mostly another near miss (over the shipped pair sets at 0.6, trusting
+        it let 50 more wrong hits through for one more right one).
         """
         vector = self._embedding(text)
         floor = policy.threshold - (SAME_WORDS_BONUS if policy.guards else 0.0)
-        best: tuple[float, str, dict[str, Any]] | None = None
+        best: tuple[float, str, dict[str, Any], float] | None = None
+        refused = 0.0  # the best raw similarity of a candidate the guards refused
         for entry, score, payload in self._candidates(scope, vector, floor):
             if best is not None and score + SAME_WORDS_BONUS <= best[0]:
                 break  # candidates come best first: none of the rest can win
@@ -365,13 +371,16 @@ class QdrantSemanticCache:
                 judged = (
                     None if conflict(text, cached) else difference(text, cached).adjusted(score)
                 )
-            if judged is None or judged < max(policy.threshold, float(payload.get("threshold", 0))):
-                continue  # refused, too far, or the entry learned to ask for more
+            if judged is None:
+                refused = max(refused, score)
+                continue
+            if judged < max(policy.threshold, float(payload.get("threshold", 0))):
+                continue  # too far, or the entry learned to ask for more
             if best is None or judged > best[0]:
-                best = (judged, entry, payload)
-        if best is None:
+                best = (judged, entry, payload, score)
+        if best is None or refused > best[3]:
             return None
-        similarity, entry, payload = best
+        similarity, entry, payload, _ = best
         answer = CachedAnswer.from_bytes(str(payload["answer"]).encode())
         return CacheHit(answer=answer, kind="semantic", similarity=similarity, entry=entry)
 

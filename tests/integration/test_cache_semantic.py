@@ -141,6 +141,30 @@ async def test_a_negation_pair_misses_although_it_embeds_closely(runtime: Runtim
     assert [kind for kind, _ in found] == ["miss", "miss"]
 
 
+async def test_an_entry_ranked_below_one_the_guards_refuse_is_no_hit(
+    tmp_path: Path, embedder: LocalEmbedder
+) -> None:
+    scope = CacheScope(workflow="w", node="n", prompt="p", model="m", tenant="t")
+    policy = CachePolicy(mode=CacheMode.SEMANTIC, key=("question",), threshold=0.6, ttl_s=None)
+    nearest = "question: Why can't I find my favourite restaurant in the app?"
+    farther = "question: Why does the app say the restaurant is closed?"
+    asked = "question: A restaurant I usually order from has vanished from the app"
+
+    async def lookup(entries: list[str], folder: str) -> str | None:
+        index = QdrantSemanticCache.open(embedder, path=tmp_path / folder, url=None)
+        answers = [CachedAnswer(value=t, model="m", cost_usd=0.0, key_text=t) for t in entries]
+        index.add_many(scope, policy, answers)
+        assert index.similarity(asked, nearest) > index.similarity(asked, farther) > 0.6
+        hit = index.search_blocking(scope, policy, asked)
+        await index.aclose()
+        return None if hit is None else hit.answer.key_text
+
+    assert await lookup([farther], "alone") == farther  # it passes the guards on its own
+    # behind the nearest, which the guards refuse (it denies, the lookup does not), it is
+    # one more near miss: the lookup names something none of the entries answers
+    assert await lookup([nearest, farther], "both") is None
+
+
 async def test_the_same_question_from_another_tenant_is_never_a_hit(runtime: Runtime) -> None:
     found = await outcomes(
         runtime,
