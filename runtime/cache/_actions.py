@@ -62,18 +62,20 @@ _NO_ACTION = re.compile(
     rf"|\b(?:it|(?:my|our|your|the|this|its) (?:[a-z'-]+ ){{0,2}}[a-z'-]+) {_STOP_STEMS}(?:es|s)\b"
     r"|\bleaves\b(?! (?:the|a|an|my|our|your|this|that|it|them|me|us)\b)"
     r"|\bstop(?:s|ped|ping)? to \w+"
+    r"|\bleav(?:e|es|ing) (?:late|early|on time|sooner|later)\b"
     rf"|\bkeeps? {_STOP_STEMS}(?:ing|ping|ling)\b"
 )
 """What stops without being asked to ("my mouse stopped connecting"), what was stopped
 before the question ("I deleted", "a deleted project"), what the asker forgot to stop ("I
 forgot to cancel and was charged"), what ends by itself ("why did my free trial end
 early?"), what a thing does by itself ("why does the VPN disconnect", "my robot stops
-halfway", "the videos stop to buffer", "my controller keeps disconnecting"), leaving a note,
+halfway", "the videos stop to buffer", "my controller keeps disconnecting", a flight that
+leaves late), leaving a note,
 a thing that leaves marks ("the dishwasher leaves white spots"), and the noun "end" ("renew
 when the term ends" / "renewed at the end of the term", "end-to-end encrypted", an "end
 date"): none asks to stop anything."""
 _RECOVERY = re.compile(
-    r"\b(?:restor|recover|undelet|reactivat|undo|retriev|refund)|\bmoney-back\b"
+    r"\b(?:restor|recover|undelet|reactivat|undo|retriev|refund)|\bmoney[- ]back\b"
     r"|\bget (?:\w+ ){0,2}back\b(?! for)"
 )
 """A question that asks to get something back ("get my money back", a refund) stops nothing,

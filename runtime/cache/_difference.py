@@ -68,6 +68,7 @@ from runtime.cache._lexicon import lexicon, spelled_out, stem
 from runtime.cache._roles import (
     asker_moved,
     asker_turned_object,
+    condition_subjects_swapped,
     direction_reversed,
     other_party,
     owner_swapped,
@@ -410,6 +411,7 @@ def difference(query: str, cached: str) -> Difference:
         rephrased=reordered or by_synonym,
         roles_reversed=reordered and asker_moved(query, cached),
         subjects_swapped=subjects_swapped(query, cached)
+        or condition_subjects_swapped(query, cached)
         or parties_reversed(query, cached)
         or sequence_reversed(query, cached)
         or asker_turned_object(query, cached)

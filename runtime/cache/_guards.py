@@ -150,6 +150,7 @@ _ANTONYM_PAIRS = (
     ("slow down|slower", "speed up|faster"),
     ("add", "change|replace|swap"),
     ("get|obtain", "use|redeem"),
+    ("buy|purchase", "bring"),
     ("go up|goes up|went up|gone up|going up", "go down|goes down|went down|gone down|going down"),
 )
 

@@ -104,6 +104,28 @@ _CONTRACT_SIDES = (
 supplier suspend the service ...?", whoever else each names."""
 
 
+_CONDITION = re.compile(r"\b(?:if|when|once|unless) (the )?([a-z]+)\b")
+
+
+def condition_subjects_swapped(query: str, cached: str) -> bool:
+    """Whether the asker acts in one side's condition and a named other party in the other's.
+
+    "Can I get a refund if I cancel my flight?" / "... if the airline cancels my flight?":
+    who cancelled decides the answer. What is the asker's ("if my payment is late") is
+    left alone, as the asker's own doing.
+    """
+    return {_condition_actor(query), _condition_actor(cached)} == {"asker", "other"}
+
+
+def _condition_actor(text: str) -> str | None:
+    """Who acts in the text's one condition: "asker", "other" (a "the ..."), or None."""
+    found = _CONDITION.findall(text.lower())
+    if len(found) != 1:
+        return None
+    the, word = found[0]
+    return "asker" if word in _ASKER else "other" if the else None
+
+
 def _subject(text: str) -> str:
     return next((word for word, _ in tokenised(text) if word not in _OPENING), "")
 

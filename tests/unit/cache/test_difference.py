@@ -174,6 +174,12 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
          Change.SWAPPED),  # a synonym by its own form: "accountant" is no "account"
         ("Can my landlord sublet my apartment?", "Can I sublet my apartment?",
          Change.REVERSED),  # the landlord acts on one side, the asker on the other
+        ("Can I get a refund if the airline cancels my flight?",
+         "Can I get a refund if I cancel my flight?",
+         Change.REVERSED),  # who acts in the condition: the airline, or the asker
+        ("What happens if my rent payment is a few days late?",
+         "Is there a late fee if I pay rent after the due date?",
+         Change.REWORDED),  # the asker's own payment is the asker's doing
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:
