@@ -16,7 +16,6 @@ import re
 
 from runtime.cache._actions import (
     SWITCHED,
-    action,
     action_clash,
     doing_against_why,
     doing_against_why_done,
@@ -24,49 +23,16 @@ from runtime.cache._actions import (
     wanted_against_complained,
 )
 from runtime.cache._amounts import amounts_differ
-from runtime.cache._lexicon import lexicon, spelled_out, stem
+from runtime.cache._lexicon import has, lexicon, spelled_out, spellings, stem
+from runtime.cache._polarity import WORD, negations, polarity_clash, words
 from runtime.cache._time import dates_differ, inside_and_outside, measure
-from runtime.cache._tokens import tokenised
 
-_WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z]+)?")
 _IDENTIFIER = re.compile(r"\b(?=[\w-]*\d)(?=[\w-]*[a-z])[a-z0-9][\w-]*\b", re.IGNORECASE)
 _AMOUNT_OF = re.compile(r"\d+-[a-z]+", re.IGNORECASE)
 """An amount joined to its unit ("a 30-day window"): "30 days" is the same amount, no
 identifier."""
 _SENTENCE = re.compile(r"(?:^|[.!?:;\n])\s*")
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z]+\b")
-
-_NEGATIONS = frozenset(
-    "not no never nothing none nobody cannot cant can't won't wont don't dont doesn't doesnt "
-    "didn't didnt isn't isnt aren't arent wasn't wasnt shouldn't shouldnt couldn't couldnt "
-    "without unable".split()
-)
-
-_FAILURES = (
-    "fail",
-    "stuck",
-    "stop|stopped",
-    "miss",
-    "empty",
-    "blank",
-    "broken",
-    "ignore",
-    "dead",
-    "wrong",
-    "forget|forgot",
-    "wait",
-    "grey|gray",
-    "lose|lost",
-    "crash",
-    "silent",
-    "expire|expired",
-)
-"""Words that say something does not work, went amiss or should stop: a question with one of
-them and a question that negates instead ("never finishes" / "stuck", "never lights up" /
-"a dead pixel", "an address that isn't mine" / "the wrong address", "forgets" / "does not
-remember", "still waiting for" / "has not arrived", "greyed out" / "can't", "has no power" /
-"loses power", "so it doesn't repeat" / "stop a recurring meeting", "won't start" / "crashes
-on launch", "voice chat is silent" / "can't hear") ask the same."""
 
 _ANTONYM_PAIRS = (
     ("enable", "disable"),
@@ -160,153 +126,6 @@ _QUESTION_WORDS = frozenset("who whom whose what when where which why how".split
 _NEGATING_PREFIXES = ("un", "in", "im", "dis", "non", "non-")
 
 
-def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower().replace("\u2019", "'")))
-
-
-def _negations(words: set[str]) -> set[str]:
-    return (words & _NEGATIONS) | {w for w in words if w.endswith("n't")}
-
-
-def _same_polarity(q_words: set[str], c_words: set[str]) -> bool:
-    """Both texts assert, or both deny, or one denies what the other calls a failure.
-
-    "Uploads over 2 GB won't work" asks what "Why does the upload fail over 2 GB?" asks; a
-    "without" is matched only by "missing" or "excluding" ("arrived without a stand" is not
-    "arrived broken"; "prices without VAT" are prices that exclude it). A word denied on one
-    side is its opposite by prefix on the other: "no longer connected" / "disconnects".
-    """
-    q_not, c_not = _negations(q_words), _negations(c_words)
-    if bool(q_not) == bool(c_not):
-        return True
-    denying, plain = (q_not, c_words) if q_not else (c_not, q_words)
-    denier = q_words if q_not else c_words
-    if denying == {"without"}:
-        return (
-            "missing" in plain
-            or any(word.startswith("exclud") for word in plain)
-            or bool(denier & _GOING_IN and plain & _REMOTE and not denier & _REMOTE)
-            or bool(denier & _CONNECTION and "offline" in plain)
-            or bool(plain & _NEEDING)
-        )
-    denied = {stem(word) for word in denier}
-    return any(_has(word, plain, "") for word in _FAILURES) or any(
-        stem(word.removeprefix(prefix)) in denied
-        for word in plain
-        for prefix in ("dis", "un")
-        if word.startswith(prefix) and len(word) > len(prefix) + 3
-    )
-
-
-_NOT_YET = re.compile(r"\b(?:not|never|[a-z]+n't)(?: yet| been)* ([a-z]+)")
-
-
-def _not_yet_against_still(denying: str, plain: str) -> bool:
-    """What has not happened yet is what is still the case: another word for it, not its denial.
-
-    "My payment hasn't cleared yet" / "Why is a payment still pending?"; but "I haven't been
-    charged yet" / "Why am I still being charged?" denies on one side what the other says.
-    """
-    plain_words = _words(plain)
-    if "still" not in plain_words or _negations(plain_words):
-        return False
-    denied = _NOT_YET.findall(denying)
-    plain_stems = {stem(word) for word in plain_words}
-    return "yet" in _words(denying) and len(denied) == 1 and stem(denied[0]) not in plain_stems
-
-
-_UNWANTED = re.compile(r"\b(?:don't|do not) want\b")
-
-
-def _unwanted_against_stopped(denying: str, plain: str) -> bool:
-    """Not wanting something is asking to stop it.
-
-    "I don't want to be notified when ..." / "How do I turn off notifications when ...".
-    """
-    return bool(_UNWANTED.search(denying)) and action(plain) == "stop"
-
-
-def _negated(text: str) -> set[str]:
-    """Lemmas of the verbs each negation denies.
-
-    That is the verb after it, past the subject of a question: "wasn't I charged", "hasn't
-    order 88231 been shipped".
-    """
-    tokens, words = tokenised(text), lexicon()
-    found = set()
-    for i, (word, _) in enumerate(tokens):
-        if word in ("not", "never"):
-            following = tokens[i + 1 : i + 6]
-            after = next((w for w, c in following if c and words.is_mostly_verb(w)), None)
-            if after is not None:
-                found.add(_lemma(after))
-    return found
-
-
-def _lemma(word: str) -> str:
-    """The verb a form is of, as a stem ("bought": buy), or the word's own stem."""
-    verbs = [base for pos, base in lexicon().base_forms(word) if pos == "v" and base != word]
-    return stem(verbs[0] if verbs else word)
-
-
-def _negation_moved(query: str, cached: str) -> str | None:
-    """Both sides negate, each a word the other asserts.
-
-    "Why wasn't I charged for a game I bought?" / "Why was I charged for a game I didn't buy?".
-    """
-    q_not, c_not = _negated(query), _negated(cached)
-    if not q_not or not c_not or q_not == c_not:
-        return None
-    q_all = {_lemma(w) for w, content in tokenised(query) if content}
-    c_all = {_lemma(w) for w, content in tokenised(cached) if content}
-    ours, theirs = q_not - c_not, c_not - q_not
-    if ours & c_all and theirs & q_all:
-        return f"{sorted(ours)[0]!r} / {sorted(theirs)[0]!r}"
-    return None
-
-
-_GOING_IN = frozenset("visiting visit going coming".split())
-_REMOTE = frozenset("online remotely".split())
-_CONNECTION = frozenset("internet connection signal wifi wi-fi network data".split())
-_NEEDING = frozenset("need needs needed require requires required".split())
-"""Doing without going in is doing it remotely ("renew the card without visiting the branch"
-/ "renew the card online"), without a connection is offline, and doing without a thing asks
-whether it is needed ("watch live TV without a cable box" / "do I need a cable box to watch
-live TV")."""
-
-_NONE_OF = re.compile(r"\b(?:no|any) ([a-z]+)")
-_NOT_SHOWN = re.compile(r"\bnot [a-z]+ (?:the |a |an |my |your )?([a-z]+)")
-_ABSENT = ("empty", "blank", "miss")
-"""Failure words that say a thing is not there: "blank covers" are covers not shown."""
-
-
-def _none_against_faulty(denying: str, other: str) -> bool:
-    """One side has none of a thing, the other a faulty one: a failure, but another.
-
-    "My keyboard types no characters" / "... the wrong characters", "my printer doesn't
-    print any pages" / "... prints blank pages"; "does not show the cover" / "shows the
-    wrong cover", though a "blank cover" is a cover not shown, and what was lost is none
-    ("has no power" / "loses power").
-    """
-    if not _negations(_words(denying)) or _negations(_words(other)):
-        return False
-    none = {stem(word) for word in _NONE_OF.findall(denying)}
-    not_shown = {stem(word) for word in _NOT_SHOWN.findall(denying)}
-    faulty = {(stem(thing), failure) for failure, thing in _faulty().findall(other)}
-    return any(
-        (thing in none and not failure.startswith("los"))
-        or (thing in not_shown and not failure.startswith(_ABSENT))
-        for thing, failure in faulty
-    )
-
-
-@functools.cache
-def _faulty() -> re.Pattern[str]:
-    """A failure word (as its terms name it) and the thing after it ("blank pages")."""
-    spellings = sorted({s for terms in _FAILURES for s in _spellings(terms)})
-    return re.compile(rf"\b({'|'.join(map(re.escape, spellings))}) ([a-z]+)")
-
-
 _OPPOSITE_OF = {"right": "wrong", "correct": "wrong", "same": "different", "valid": "invalid"}
 _NOT_RIGHT = re.compile(
     rf"\b(?:not|isn't|aren't|wasn't|weren't) ((?:the |a |an )?)({'|'.join(_OPPOSITE_OF)})\b"
@@ -345,8 +164,8 @@ def _antonym_clash(a: set[str], b: set[str], a_text: str, b_text: str) -> str | 
     ("I deleted a workspace, can I restore its files?").
     """
     for left, right in _ANTONYM_PAIRS:
-        a_left, a_right = _has(left, a, a_text), _has(right, a, a_text)
-        b_left, b_right = _has(left, b, b_text), _has(right, b, b_text)
+        a_left, a_right = has(left, a, a_text), has(right, a, a_text)
+        b_left, b_right = has(left, b, b_text), has(right, b, b_text)
         named = f"{left.split('|')[0]!r} vs {right.split('|')[0]!r}"
         if (a_left and b_right and not b_left and not a_right) or (
             a_right and b_left and not b_right and not a_left
@@ -383,33 +202,8 @@ def _count(terms: str, text: str) -> int:
 
 @functools.cache
 def _spelled_as(terms: str) -> re.Pattern[str]:
-    spellings = sorted(_spellings(terms), key=len, reverse=True)
-    return re.compile(rf"\b(?:{'|'.join(re.escape(s) for s in spellings)})\b")
-
-
-_INFLECTIONS = ("", "s", "d", "ed", "ing")
-
-
-@functools.cache
-def _spellings(terms: str) -> frozenset[str]:
-    """Every way ``terms`` ("restore|recover", "sign in") may be written in a text.
-
-    Each word with its inflections, a final "e" dropped too ("delete" / "deleting"); a
-    phrase as it is.
-    """
-    spellings = set()
-    for term in terms.split("|"):
-        if " " in term:
-            spellings.add(term)
-            continue
-        spellings |= {term + ending for ending in _INFLECTIONS}
-        if term.endswith("e"):
-            spellings |= {term[:-1] + ending for ending in ("ed", "ing")}
-    return frozenset(spellings)
-
-
-def _has(terms: str, words: set[str], text: str) -> bool:
-    return any((s in text) if " " in s else (s in words) for s in _spellings(terms))
+    written = sorted(spellings(terms), key=len, reverse=True)
+    return re.compile(rf"\b(?:{'|'.join(re.escape(s) for s in written)})\b")
 
 
 _SEQUENCE = re.compile(r"\b(?:after|before|then)\b")
@@ -426,7 +220,7 @@ def _first(left: str, right: str, text: str) -> bool:
     def position(terms: str) -> int:
         found = [
             match.start()
-            for spelling in _spellings(terms)
+            for spelling in spellings(terms)
             for match in re.finditer(rf"\b{re.escape(spelling)}\b", text)
         ]
         return min(found, default=len(text))
@@ -442,9 +236,9 @@ def _embedded_questions(text: str) -> set[str]:
     """Question words inside a clause: "change *who* gets the invoice", not "*How* do I"."""
     found = set()
     for clause in _CLAUSE.split(text.lower()):
-        words = _WORD.findall(clause)
-        for i, word in enumerate(words[1:], start=1):
-            if word == "which" and i + 1 < len(words) and words[i + 1] in _PERSONS:
+        said = WORD.findall(clause)
+        for i, word in enumerate(said[1:], start=1):
+            if word == "which" and i + 1 < len(said) and said[i + 1] in _PERSONS:
                 found.add("who")
             elif word in _QUESTION_WORDS:
                 found.add(word)
@@ -491,7 +285,7 @@ def _exchanged(slot: re.Pattern[str], ours: str, theirs: str) -> str | None:
 
 
 def _things_outside(text: str, match: re.Match[str]) -> set[str]:
-    return {_thing(w) for w in _WORD.findall(text[: match.start()] + text[match.end() :])}
+    return {_thing(w) for w in WORD.findall(text[: match.start()] + text[match.end() :])}
 
 
 def _thing(word: str) -> str:
@@ -532,8 +326,8 @@ def _owner_added(ours: str, theirs: str) -> str | None:
     )
     if owner is None:
         return None
-    words = _LETTERS.findall(theirs)  # "my team's projects" names "team"
-    named = any(word in _PEOPLE or lexicon().party(word) for word in words)
+    said = _LETTERS.findall(theirs)  # "my team's projects" names "team"
+    named = any(word in _PEOPLE or lexicon().party(word) for word in said)
     return None if named else owner
 
 
@@ -621,21 +415,12 @@ def conflict(query: str, cached: str) -> str | None:
         for text in (query, cached)
     )
     q_lower, c_lower = query.lower(), cached.lower()
-    q_words, c_words = _words(query), _words(cached)
-    if not _same_polarity(q_words, c_words) and not (
-        _not_yet_against_still(q_lower, c_lower)
-        or _not_yet_against_still(c_lower, q_lower)
-        or _unwanted_against_stopped(q_lower, c_lower)
-        or _unwanted_against_stopped(c_lower, q_lower)
-    ):
-        return "negation differs"
-    moved = _negation_moved(query, cached)
-    if moved:
-        return f"negation moved: {moved}"
-    if _none_against_faulty(q_lower, c_lower) or _none_against_faulty(c_lower, q_lower):
-        return "negation differs: none of a thing on one side, a faulty one on the other"
+    q_words, c_words = words(query), words(cached)
+    polarity = polarity_clash(query, cached)
+    if polarity:
+        return polarity
     q_told, c_told = _as_antonyms_read(q_lower), _as_antonyms_read(c_lower)
-    clash = _antonym_clash(_words(q_told), _words(c_told), q_told, c_told)
+    clash = _antonym_clash(words(q_told), words(c_told), q_told, c_told)
     if clash:
         return f"antonyms: {clash}"
     window = inside_and_outside(q_lower, c_lower)
@@ -656,7 +441,7 @@ def conflict(query: str, cached: str) -> str | None:
     wanted = wanted_against_complained(q_lower, c_lower) or wanted_against_complained(
         c_lower, q_lower
     )
-    if wanted and not _negations(q_words) | _negations(c_words):
+    if wanted and not negations(q_words) | negations(c_words):
         return "one side asks how to make it happen, the other why it happens"
     prefixed = _negated_by_prefix(q_words, c_words) or _negated_by_prefix(c_words, q_words)
     if prefixed:

@@ -77,6 +77,32 @@ def spelled_out(text: str) -> str:
     return text
 
 
+_INFLECTIONS = ("", "s", "d", "ed", "ing")
+
+
+@functools.cache
+def spellings(terms: str) -> frozenset[str]:
+    """Every way ``terms`` ("restore|recover", "sign in") may be written in a text.
+
+    Each word with its inflections, a final "e" dropped too ("delete" / "deleting"); a
+    phrase as it is.
+    """
+    written = set()
+    for term in terms.split("|"):
+        if " " in term:
+            written.add(term)
+            continue
+        written |= {term + ending for ending in _INFLECTIONS}
+        if term.endswith("e"):
+            written |= {term[:-1] + ending for ending in ("ed", "ing")}
+    return frozenset(written)
+
+
+def has(terms: str, words: set[str], text: str) -> bool:
+    """Whether ``text`` (its ``words``, or the text itself for a phrase) writes ``terms``."""
+    return any((s in text) if " " in s else (s in words) for s in spellings(terms))
+
+
 class Lexicon:
     """WordNet's database files, searched in place (they are sorted) through memory maps."""
 
