@@ -404,6 +404,7 @@ def difference(query: str, cached: str) -> Difference:
     query_only, cached_only = tuple(w.text for w in left), tuple(w.text for w in right)
     slot = _slot(query, cached)
     traded = not query_only and not cached_only and _forms_traded_across(query, cached)
+    whose = slot is None and owner_swapped(tokenised(query), tokenised(cached), strict=True)
     change = _change(
         query_only,
         cached_only,
@@ -416,7 +417,7 @@ def difference(query: str, cached: str) -> Difference:
         or sequence_reversed(query, cached)
         or asker_turned_object(query, cached)
         or direction_reversed(query, cached),
-        head_appended=traded or (slot is not None and _head_appended(slot, query, cached)),
+        head_appended=traded or whose or (slot is not None and _head_appended(slot, query, cached)),
         describing=_describing(query) | _describing(cached),
         money_swapped=_money_on_one_side(query_only, query, cached)
         or _money_on_one_side(cached_only, cached, query),

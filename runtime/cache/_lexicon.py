@@ -48,12 +48,14 @@ _ABBREVIATIONS = (
     (re.compile(rf"\b(\d+(?:\.\d+)?)({_UNITS})\b", re.IGNORECASE), r"\1 \2"),
     (re.compile(r"\b(?:a pair of|dual)\b(?!-)", re.IGNORECASE), "two"),
     (re.compile(r"\bwhat are the (?:consequences|effects) of\b", re.IGNORECASE), "what happens if"),
+    (re.compile(r"\b(?:when i (?:open|start|launch) it|on launch)\b", re.IGNORECASE), "on startup"),
 )
 """Abbreviations and idioms spelled out before two questions are compared: "2FA" and
 "2-step" have a digit in them, so left alone they read as an amount ("2") or an identifier
 that "two-factor" lacks; "in one go" is no "one" against "all"; "2pm" is the time "2 pm"
 ("12 am" is midnight) and "5GHz" is "5 GHz", no identifier; "a pair of" and "dual" screens
-are two; "what are the consequences of" doing something is "what happens if" it is done."""
+are two; "what are the consequences of" doing something is "what happens if" it is done;
+what happens "when I open it" or "on launch" happens "on startup"."""
 
 _stemmer = snowballstemmer.stemmer("english")
 _stem_lock = threading.Lock()  # the stemmer keeps state between calls

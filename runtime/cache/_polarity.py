@@ -199,6 +199,20 @@ def _faulty() -> re.Pattern[str]:
     return re.compile(rf"\b({'|'.join(map(re.escape, written))}) ([a-z]+)")
 
 
+_NOT_FOUND = re.compile(
+    r"\b(?:can't|cannot|can not|couldn't|could not|unable to) (?:find|locate)\b"
+)
+_WHERE = re.compile(r"\bwhere\b")
+
+
+def _not_found_against_where(denying: str, plain: str) -> bool:
+    """What the asker cannot find they ask the place of.
+
+    "I can't find the confirmation for my order" / "Where do I find my order confirmation?".
+    """
+    return bool(_NOT_FOUND.search(denying) and _WHERE.search(plain))
+
+
 def polarity_clash(query: str, cached: str) -> str | None:
     """Why the two texts differ in what they assert or deny, or None."""
     q_lower, c_lower = query.lower(), cached.lower()
@@ -207,6 +221,8 @@ def polarity_clash(query: str, cached: str) -> str | None:
         or _not_yet_against_still(c_lower, q_lower)
         or _unwanted_against_stopped(q_lower, c_lower)
         or _unwanted_against_stopped(c_lower, q_lower)
+        or _not_found_against_where(q_lower, c_lower)
+        or _not_found_against_where(c_lower, q_lower)
     ):
         return "negation differs"
     moved = _negation_moved(query, cached)

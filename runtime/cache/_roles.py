@@ -37,17 +37,22 @@ _YOURS = frozenset({"your", "yours"})
 _MINE = frozenset("my mine our ours own".split())
 
 
-def owner_swapped(left: Tokens, right: Tokens) -> bool:
-    """One side's thing is the service's ("your"), the other's the asker's ("my own").
+def owner_swapped(left: Tokens, right: Tokens, *, strict: bool = False) -> bool:
+    """One side's thing is the service's ("your", "from you"), the other's the asker's.
 
-    "Can I use your SMTP server?" / "Can I use my own SMTP server?".
+    "Can I use your SMTP server?" / "Can I use my own SMTP server?". ``strict`` (for whole
+    questions, not one slot of them) asks for "my own" and "from you" or "your" in so many
+    words: "Can I buy a domain from you?" / "Can I use my own domain?", but not "Where are
+    your servers?" / "Is my data stored in the EU?".
     """
-    return {_owner(left), _owner(right)} == {"yours", "mine"}
+    return {_owner(left, strict), _owner(right, strict)} == {"yours", "mine"}
 
 
-def _owner(tokens: Tokens) -> str | None:
-    words = {word for word, _ in tokens}
-    yours, mine = bool(words & _YOURS), bool(words & _MINE)
+def _owner(tokens: Tokens, strict: bool) -> str | None:
+    said = [word for word, _ in tokens]
+    words = set(said)
+    yours = bool(words & _YOURS) or (strict and ("from", "you") in itertools.pairwise(said))
+    mine = "own" in words if strict else bool(words & _MINE)
     return "yours" if yours and not mine else "mine" if mine and not yours else None
 
 

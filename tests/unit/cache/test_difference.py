@@ -180,6 +180,13 @@ def test_the_lexicon_reads_synonyms_and_parts_of_speech() -> None:
         ("What happens if my rent payment is a few days late?",
          "Is there a late fee if I pay rent after the due date?",
          Change.REWORDED),  # the asker's own payment is the asker's doing
+        ("The mobile app crashes when I open it", "The mobile app crashes on startup",
+         Change.NONE),  # what happens when it is opened happens on startup
+        ("Can I buy a domain from you?", "Can I use my own domain?",
+         Change.SWAPPED),  # the service's domain against the asker's own
+        ("Where are your servers located, inside the European Union?",
+         "Is my data stored in the EU?",
+         Change.REWORDED),  # "your" and "my" alone, no "own": a rewording
     ],
 )  # fmt: skip
 def test_content_words_are_lined_up(query: str, cached: str, change: Change) -> None:

@@ -283,6 +283,7 @@ def test_known_false_hit_pairs_conflict(query: str, cached: str, reason: str) ->
         ("How do I fix my card being declined?", "Why does my card get declined?"),
         ("If I call off my trip, do I get my money back for it?", "Refund if I cancel my trip?"),
         ("What caused my flight to leave late?", "Why was my flight delayed?"),
+        ("I can't find the confirmation for my order", "Where do I find my order confirmation?"),
     ],
 )
 def test_true_paraphrases_pass(query: str, cached: str) -> None:
