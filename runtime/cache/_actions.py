@@ -13,15 +13,15 @@ import re
 
 from runtime.cache._lexicon import stem
 
-SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+(?!o(?:n|ff)\b)[\w'-]+){0,3}?\s+"
+SWITCHED = r"\b(?:turn|switch|shut)(?:s|ed|ing)?\b(?:\s+(?!o(?:n|ff)\b(?!-))[\w'-]+){0,3}?\s+"
 """A switching verb up to its particle, the first "on" or "off" after it: "turn off roaming
-charges on my plan" turns something off."""
+charges on my plan" turns something off; "switch to an off-peak plan" turns nothing off."""
 _STOP_STEMS = (
     r"(?:disabl|deactivat|remov|delet|cancel|stop|mut|unsubscrib|revok|disconnect|uninstall|"
     r"unpublish|terminat|silenc|prevent|hid|leav|block|halt)"
 )
 _STOPPING = (
-    re.compile(SWITCHED + r"off\b"),
+    re.compile(SWITCHED + r"off\b(?!-)"),
     re.compile(rf"\b{_STOP_STEMS}(?:e|es|ed|ing|s|ped|ping|led|ling)?\b"),
     re.compile(
         r"\b(?:end|ending)\b(?! up)|\bquit(?:s|ting)? \w+ing\b|\bopt(?:s|ing)? out\b"
@@ -33,7 +33,7 @@ _STOPPING = (
     ),
 )
 _STARTING = (
-    re.compile(SWITCHED + r"on\b"),
+    re.compile(SWITCHED + r"on\b(?!-)"),
     re.compile(
         r"\b(?:enabl|activat|add|creat|start|subscrib|invit|install|set)"
         r"(?:e|es|ed|ing|s|ting)?\b"
@@ -147,9 +147,9 @@ def done_against_doing(ours: str, theirs: str) -> str | None:
     return None
 
 
-_HOW_TO_DO = re.compile(r"\bhow (?:do|can|could|should) (?:i|we) ([a-z]+)")
+_HOW_TO_DO = re.compile(r"\b(?:how (?:do|can|could|should)|can|could) (?:i|we) ([a-z]+)")
 _WHY_DONE = re.compile(
-    r"\bwhy (?:was|were|is|are|has|have|had)(?: [a-z']+){1,4}? ([a-z]+(?:ed|en))\b"
+    r"\bwhy (?:was|were|is|are|has|have|had|did)(?: [a-z']+){1,4}? ([a-z]+(?:ed|en))\b"
 )
 
 
@@ -164,7 +164,9 @@ def doing_against_why_done(ours: str, theirs: str) -> str | None:
 
 
 _WHY_ASKED = re.compile(r"\bwhy (?:is|are|was|were|do|does|did|has|have|can't|cannot)\b")
-_REMEDIES = frozenset("fix solve resolve repair stop prevent avoid make get troubleshoot".split())
+_REMEDIES = frozenset(
+    "do fix solve resolve repair stop prevent avoid make get troubleshoot".split()
+)
 
 
 def doing_against_why(ours: str, theirs: str) -> str | None:

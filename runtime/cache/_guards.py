@@ -117,6 +117,7 @@ _ANTONYM_PAIRS = (
     ("add", "change|replace|swap"),
     ("get|obtain", "use|redeem"),
     ("buy|purchase", "bring"),
+    ("teach", "take|attend|learn"),
     ("go up|goes up|went up|gone up|going up", "go down|goes down|went down|gone down|going down"),
 )
 
@@ -135,7 +136,7 @@ _NOT_PASSED = re.compile(r"\b(?:not|didn't|don't|doesn't|never) pass(?:ed)?\b")
 """What was not passed was failed: "I didn't pass the quiz" / "a quiz I failed"."""
 _SENT_TO_ASKER = re.compile(r"\bsen(?:d|ds|ding|t) (?:me|us)\b")
 _SEEING = re.compile(r"\bsee(?= (?:a|an|the|my|our|your) ([a-z]+))")
-_SWITCH_PARTICLE = re.compile(rf"({SWITCHED})o(?:n|ff)\b")
+_SWITCH_PARTICLE = re.compile(rf"({SWITCHED})o(?:n|ff)\b(?!-)")
 
 
 def _as_antonyms_read(lowered: str) -> str:
@@ -366,6 +367,32 @@ def _person_acted_on(ours: str, theirs: str) -> str | None:
     return None if named else person
 
 
+_KIN = frozenset(
+    """child children kid kids son sons daughter daughters partner wife husband family friend
+    friends mum mom dad parent parents team""".split()
+)
+_FOR_KIN = re.compile(
+    rf"\b[Ff]or (?:my |our |a |the )?(?:whole )?({'|'.join(sorted(_KIN))})\b"
+    r"(?! (?!(?:from|to|in|on|of|for|with|at|by|so|and|or|who|that)\b)[a-z])"
+)
+"""Someone close the question is for, not a thing named after them ("my team plan") nor a
+name ("paying for Team"): matched in the text as written."""
+
+
+def _done_for_kin(ours: str, theirs: str) -> str | None:
+    """One side asks for it for someone close, the other for the asker alone.
+
+    "Can I get a fitness assessment for my child?" / "Can I get a fitness assessment?"; a
+    curated list, as WordNet's persons include "extra" ("for extra storage").
+    """
+    found = _FOR_KIN.search(ours)
+    if found is None:
+        return None
+    said = _LETTERS.findall(theirs)
+    named = any(word in _KIN or word in _PEOPLE or lexicon().party(word) for word in said)
+    return None if named else found[1]
+
+
 def _entities(text: str) -> set[str]:
     """Capitalised words that do not merely start a sentence: names of people, firms, places.
 
@@ -460,6 +487,9 @@ def conflict(query: str, cached: str) -> str | None:
     owner = _owner_added(q_lower, c_lower) or _owner_added(c_lower, q_lower)
     if owner:
         return f"owner on one side only: {owner!r}"
+    kin = _done_for_kin(query, c_lower) or _done_for_kin(cached, q_lower)
+    if kin:
+        return f"for someone else on one side only: {kin!r}"
     person = _person_acted_on(q_lower, c_lower) or _person_acted_on(c_lower, q_lower)
     if person:
         return f"done to someone on one side only: {person!r}"

@@ -41,6 +41,7 @@ _FAILURES = (
     "crash",
     "silent",
     "expire|expired",
+    "disappear|disappeared|vanish|vanished",
 )
 """Words that say something does not work, went amiss or should stop: a question with one of
 them and a question that negates instead ("never finishes" / "stuck", "never lights up" /
