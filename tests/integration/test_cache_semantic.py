@@ -146,9 +146,9 @@ async def test_an_entry_ranked_below_one_the_guards_refuse_is_no_hit(
 ) -> None:
     scope = CacheScope(workflow="w", node="n", prompt="p", model="m", tenant="t")
     policy = CachePolicy(mode=CacheMode.SEMANTIC, key=("question",), threshold=0.6, ttl_s=None)
-    nearest = "question: Why can't I find my favourite restaurant in the app?"
-    farther = "question: Why does the app say the restaurant is closed?"
-    asked = "question: A restaurant I usually order from has vanished from the app"
+    nearest = "question: Why can't I buy games in the store?"
+    farther = "question: Why was I charged for a game I didn't buy?"
+    asked = "question: The store won't let me pay for a game"
 
     async def lookup(entries: list[str], folder: str) -> str | None:
         index = QdrantSemanticCache.open(embedder, path=tmp_path / folder, url=None)
@@ -160,8 +160,8 @@ async def test_an_entry_ranked_below_one_the_guards_refuse_is_no_hit(
         return None if hit is None else hit.answer.key_text
 
     assert await lookup([farther], "alone") == farther  # it passes the guards on its own
-    # behind the nearest, which the guards refuse (it denies, the lookup does not), it is
-    # one more near miss: the lookup names something none of the entries answers
+    # behind the nearest, which the guards refuse ("pay" for "buy" in one slot), it is one
+    # more near miss: the lookup names something none of the entries answers
     assert await lookup([nearest, farther], "both") is None
 
 
