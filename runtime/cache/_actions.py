@@ -70,10 +70,9 @@ before the question ("I deleted", "a deleted project"), what the asker forgot to
 forgot to cancel and was charged"), what ends by itself ("why did my free trial end
 early?"), what a thing does by itself ("why does the VPN disconnect", "my robot stops
 halfway", "the videos stop to buffer", "my controller keeps disconnecting", a flight that
-leaves late), leaving a note,
-a thing that leaves marks ("the dishwasher leaves white spots"), and the noun "end" ("renew
-when the term ends" / "renewed at the end of the term", "end-to-end encrypted", an "end
-date"): none asks to stop anything."""
+leaves late), leaving a note, a thing that leaves marks ("the dishwasher leaves white
+spots"), and the noun "end" ("renew when the term ends" / "renewed at the end of the term",
+"end-to-end encrypted", an "end date"): none asks to stop anything."""
 _RECOVERY = re.compile(
     r"\b(?:restor|recover|undelet|reactivat|undo|retriev|refund)|\bmoney[- ]back\b"
     r"|\bget (?:\w+ ){0,2}back\b(?! for)"

@@ -221,7 +221,7 @@ def _forms_traded(slot: _Slot) -> bool:
 
 def _lemmas(word: str) -> set[str]:
     """The word's stem and those of the verbs WordNet reads it as ("bought": "buy")."""
-    return {stem(word)} | {stem(base) for pos, base in lexicon().base_forms(word) if pos == "v"}
+    return {stem(word)} | {stem(base) for base in lexicon().verb_bases(word)}
 
 
 def _forms_traded_across(query: str, cached: str) -> bool:

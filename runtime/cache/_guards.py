@@ -327,9 +327,13 @@ def _owner_added(ours: str, theirs: str) -> str | None:
     )
     if owner is None:
         return None
-    said = _LETTERS.findall(theirs)  # "my team's projects" names "team"
-    named = any(word in _PEOPLE or lexicon().party(word) for word in said)
-    return None if named else owner
+    return None if _names_someone(theirs) else owner  # "my team's projects" names "team"
+
+
+def _names_someone(text: str, also: frozenset[str] = frozenset()) -> bool:
+    """Whether ``text`` names a person or a group (WordNet's, ``_PEOPLE`` or ``also``)."""
+    said = _LETTERS.findall(text)
+    return any(word in also or word in _PEOPLE or lexicon().party(word) for word in said)
 
 
 _ACTED_ON = re.compile(
@@ -363,8 +367,7 @@ def _person_acted_on(ours: str, theirs: str) -> str | None:
     )
     if person is None:
         return None
-    named = any(word in _PEOPLE or lexicon().party(word) for word in _LETTERS.findall(theirs))
-    return None if named else person
+    return None if _names_someone(theirs) else person
 
 
 _KIN = frozenset(
@@ -388,9 +391,7 @@ def _done_for_kin(ours: str, theirs: str) -> str | None:
     found = _FOR_KIN.search(ours)
     if found is None:
         return None
-    said = _LETTERS.findall(theirs)
-    named = any(word in _KIN or word in _PEOPLE or lexicon().party(word) for word in said)
-    return None if named else found[1]
+    return None if _names_someone(theirs, also=_KIN) else found[1]
 
 
 def _entities(text: str) -> set[str]:
@@ -435,6 +436,14 @@ _NOT_REMEMBERED = re.compile(
 "I forgot my password", and denies nothing."""
 
 
+_ASKED_EITHER_WAY = (
+    (done_against_doing, "one side asks to {}, the other about one already done"),
+    (doing_against_why_done, "one side asks how to {}, the other why it was done"),
+    (doing_against_why, "one side asks how to {}, the other why"),
+)
+"""What one side asks to do against what the other asks about it, each way round."""
+
+
 def conflict(query: str, cached: str) -> str | None:
     """Why ``cached`` must not answer ``query`` although they may embed closely, or None."""
     query, cached = (
@@ -456,15 +465,10 @@ def conflict(query: str, cached: str) -> str | None:
     opposed = action_clash(q_lower, c_lower)
     if opposed:
         return opposed
-    done = done_against_doing(q_lower, c_lower) or done_against_doing(c_lower, q_lower)
-    if done:
-        return f"one side asks to {done}, the other about one already done"
-    why = doing_against_why_done(q_lower, c_lower) or doing_against_why_done(c_lower, q_lower)
-    if why:
-        return f"one side asks how to {why}, the other why it was done"
-    remedy = doing_against_why(q_lower, c_lower) or doing_against_why(c_lower, q_lower)
-    if remedy:
-        return f"one side asks how to {remedy}, the other why"
+    for check, reason in _ASKED_EITHER_WAY:
+        asked = check(q_lower, c_lower) or check(c_lower, q_lower)
+        if asked:
+            return reason.format(asked)
     wanted = wanted_against_complained(q_lower, c_lower) or wanted_against_complained(
         c_lower, q_lower
     )

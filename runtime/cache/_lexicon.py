@@ -160,6 +160,10 @@ class Lexicon:
                 if self._line(f"index.{pos}", base) is not None:
                     yield pos, base
 
+    def verb_bases(self, word: str) -> list[str]:
+        """The verbs ``word`` is a form of, itself first when it is one ("bought": buy)."""
+        return [base for pos, base in self.base_forms(word) if pos == "v"]
+
     def _senses(self, pos: str, base: str) -> tuple[int, list[str]]:
         """(tagged sense count, synset offsets in frequency order) of an index entry."""
         fields = self._line(f"index.{pos}", base)

@@ -138,7 +138,7 @@ def _negated(text: str) -> set[str]:
 
 def _lemma(word: str) -> str:
     """The verb a form is of, as a stem ("bought": buy), or the word's own stem."""
-    verbs = [base for pos, base in lexicon().base_forms(word) if pos == "v" and base != word]
+    verbs = [base for base in lexicon().verb_bases(word) if base != word]
     return stem(verbs[0] if verbs else word)
 
 
